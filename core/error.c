@@ -1,0 +1,39 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static char message[1024];
+static int last;
+
+int error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	last = code;
+	return code;
+}
+
+int error_nomem(void)
+{
+	return error_set(ERROR_NOMEM, "out of memory");
+}
+
+const char *error_message(void)
+{
+	return message;
+}
+
+int error_last(void)
+{
+	return last;
+}
+
+void error_clear(void)
+{
+	message[0] = '\0';
+	last = 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * core/fsutil: careful file I/O.
+ */
+#ifndef PLANSYNC_FSUTIL_H
+#define PLANSYNC_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Read a whole regular file (refusing symlinks with O_NOFOLLOW, and files
+ * over max bytes) into a malloc'd NUL-terminated buffer.  ERROR_NOTFOUND if
+ * it does not exist, ERROR_INVALID for a symlink, a non-regular file or one
+ * too large.
+ */
+int fsutil_read_file(char **out, size_t *out_len, const char *path, size_t max);
+
+/*
+ * Atomically replace path with len bytes: write a temporary file in the same
+ * directory (O_CREAT|O_EXCL|O_NOFOLLOW, the given mode), fsync it, rename it
+ * over path, fsync the directory.  No partial file is ever visible at path.
+ */
+int fsutil_write_atomic(
+	const char *path,
+	const void *buf,
+	size_t len,
+	mode_t mode);
+
+/* mkdir -p, mode 0777 & ~umask; existing directories are fine. */
+int fsutil_mkdirs(const char *path);
+
+#endif
