@@ -1,0 +1,157 @@
+/*
+ * sync/repo: a plan repository (libgit2 only here and in the rest of sync/).
+ *
+ * Opening finds the repository from a folder (as git does), refuses bare
+ * ones, and can take the repository lock (sync/lock) for the life of the
+ * handle.  Reads go through HEAD's tree one path at a time, so the cost of
+ * reading one action follows the action, not the plan.
+ *
+ * Files under the git dir:
+ *   plansync.lock              the repository lock (sync/lock)
+ *   plansync/allowed_signers   regenerated from partners.yaml (sync/signers)
+ */
+#ifndef PLANSYNC_REPO_H
+#define PLANSYNC_REPO_H
+
+#include <stddef.h>
+
+struct repo;
+struct git_repository;
+
+#define REPO_LOCK_FILE "plansync.lock"
+#define REPO_SIGNERS_FILE "plansync/allowed_signers"
+#define REPO_GITATTRIBUTES "*.yaml merge=plansync\n"
+
+/* Hooks installed by repo_configure, each running `plansync hook NAME`. */
+#define REPO_HOOKS "post-checkout", "post-commit", "post-merge", "post-rewrite"
+
+/*
+ * Open the repository holding folder path (searching upward, as git does).
+ * ERROR_NOTFOUND "'path' is not in a plan repository".  With `lock`, also
+ * take the repository lock (ERROR_BUSY if another plansync holds it),
+ * released by repo_free.
+ */
+int repo_open(struct repo **out, const char *path, int lock);
+
+/*
+ * Create a new, empty, non-bare repository at dir (created; it must not
+ * exist or be an empty folder: ERROR_EXISTS otherwise) and lock it.  The
+ * branch is git's default (init.defaultBranch, else master).
+ */
+int repo_create(struct repo **out, const char *dir);
+
+/*
+ * Write the repository configuration that makes stock git verify and
+ * merge plan commits: gpg.format=ssh, gpg.ssh.allowedSignersFile=<abs path
+ * of git dir>/plansync/allowed_signers, merge.plansync.name and
+ * merge.plansync.driver = "<exe> merge-driver %O %A %B %P", and the hooks
+ * of REPO_HOOKS that regenerate allowed_signers when stock git moves HEAD.
+ * exe is the plansync binary to run (its absolute path; NULL or "" for
+ * "plansync" from PATH); hooks fall back to PATH when exe is gone.
+ * Existing hooks that plansync did not write are kept (ERROR_EXISTS).
+ * For init and clone.
+ */
+int repo_configure(struct repo *repo, const char *exe);
+
+/* Closes, releasing the lock if held; NULL does nothing. */
+void repo_free(struct repo *repo);
+
+/* Borrowed libgit2 handle, for sync/ modules. */
+struct git_repository *repo_git(const struct repo *repo);
+
+/* Absolute work tree and git dir paths, each ending in '/'. */
+const char *repo_workdir(const struct repo *repo);
+const char *repo_gitdir(const struct repo *repo);
+
+/* Join the work tree (or git dir) and a relative path into buf. */
+int repo_work_path(
+	char *buf,
+	size_t size,
+	const struct repo *repo,
+	const char *rel);
+int repo_git_path(
+	char *buf,
+	size_t size,
+	const struct repo *repo,
+	const char *rel);
+
+struct repo_head {
+	char refname[256]; /* "refs/heads/main" ("" when detached) */
+	const char *branch; /* points into refname: "main" */
+	char id[41]; /* hex of the tip ("" when unborn) */
+	int unborn; /* branch has no commit yet */
+	int detached; /* HEAD names a commit, not a branch */
+};
+
+int repo_head(struct repo_head *out, struct repo *repo);
+
+/*
+ * The bytes of path in HEAD's tree (malloc'd, NUL-terminated).
+ * ERROR_NOTFOUND when HEAD is unborn or has no such file; ERROR_INVALID if
+ * it is not a regular file (a symlink, a folder) or over max bytes.
+ */
+int repo_read_head(
+	char **out,
+	size_t *out_len,
+	struct repo *repo,
+	const char *path,
+	size_t max);
+
+/*
+ * The names of the entries of folder dir in HEAD's tree ("actions/P1"),
+ * in tree order; an absent folder gives none.  Free with repo_strv_free.
+ */
+int repo_list_head(
+	char ***out,
+	size_t *out_n,
+	struct repo *repo,
+	const char *dir);
+void repo_strv_free(char **v, size_t n);
+
+/*
+ * The bytes of the work tree file at path (refusing symlinks).
+ * ERROR_NOTFOUND if it does not exist.
+ */
+int repo_read_work(
+	char **out,
+	size_t *out_len,
+	struct repo *repo,
+	const char *path,
+	size_t max);
+
+/*
+ * ERROR_EXISTS "commit or discard your edits to 'path' first" when the
+ * work tree file at path differs from HEAD's (or one exists without the
+ * other).  Reads that one file only.
+ */
+int repo_check_unedited(struct repo *repo, const char *path);
+
+enum repo_change_kind {
+	REPO_ADDED,
+	REPO_MODIFIED,
+	REPO_DELETED,
+	REPO_UNMERGED, /* a conflicted index entry left by stock git */
+};
+
+struct repo_change {
+	char *path;
+	enum repo_change_kind kind;
+};
+
+/*
+ * Files whose work tree (or index) version differs from HEAD's: added,
+ * modified, deleted or unmerged, sorted by path; untracked files included,
+ * ignored ones not.
+ */
+int repo_changes(struct repo_change **out, size_t *out_n, struct repo *repo);
+void repo_changes_free(struct repo_change *changes, size_t n);
+
+/*
+ * Record the message of the last libgit2 error (with `what` in front) and
+ * return code mapped to an ERROR_*: GIT_ENOTFOUND -> ERROR_NOTFOUND,
+ * GIT_ELOCKED/GIT_EMODIFIED -> ERROR_BUSY, GIT_EEXISTS -> ERROR_EXISTS,
+ * else ERROR_GENERIC.
+ */
+int repo_git_error(int code, const char *what);
+
+#endif
