@@ -22,6 +22,7 @@
 #define DOC_MAX_FILE (16u << 20) /* 16 MiB */
 #define DOC_MAX_SCALAR (1u << 20) /* 1 MiB */
 #define DOC_MAX_DEPTH 6 /* collections inside collections */
+#define DOC_MAX_KEY 128 /* bytes in a mapping key */
 
 enum doc_kind { DOC_SCALAR, DOC_SEQ, DOC_MAP };
 
@@ -40,7 +41,11 @@ struct doc_node {
 	 * Non-zero when the scalar was written plain (unquoted) in the source
 	 * and so may be a YAML null, bool or number rather than a string; the
 	 * writer keeps such a scalar plain.  Scalars built in memory are
-	 * strings (plain = 0) unless made with doc_new_plain().
+	 * strings (plain = 0) unless made with doc_new_plain().  Plain text
+	 * that YAML 1.1 reads as a string anyway ("done", "2023-12-01") gets
+	 * plain = 0, so it equals the same text built with doc_new_scalar();
+	 * plain = 1 only for "", "~", null, yes/no/true/false/on/off...,
+	 * numbers and the like.
 	 */
 	int plain;
 
@@ -100,5 +105,14 @@ int doc_equal(const struct doc_node *a, const struct doc_node *b);
 
 /* The scalar's text, or NULL if node is NULL or not a scalar. */
 const char *doc_str(const struct doc_node *node);
+
+/* Non-zero if str is valid UTF-8 (no overlongs, surrogates) without NUL. */
+int doc_utf8_valid(const char *str, size_t len);
+/* YAML 1.1 null ("", "~", "null"...) and bool (yes, no, on, off, true...)
+ * words, as plain scalars would read them. */
+int doc_is_null_word(const char *s, size_t len);
+int doc_is_bool_word(const char *s, size_t len);
+/* Shape YYYY-MM-DD (digits only; not a calendar check). */
+int doc_is_date(const char *s, size_t len);
 
 #endif

@@ -29,4 +29,31 @@ int fsutil_write_atomic(
 /* mkdir -p, mode 0777 & ~umask; existing directories are fine. */
 int fsutil_mkdirs(const char *path);
 
+/*
+ * fsutil_read_file relative to a directory descriptor (AT_FDCWD for the
+ * current one); name, if not NULL, is used in messages instead of path.
+ */
+int fsutil_read_fileat(
+	char **out,
+	size_t *out_len,
+	int dirfd,
+	const char *path,
+	const char *name,
+	size_t max);
+
+/*
+ * fsutil_write_atomic, with the fsync of the directory only if sync_dir is
+ * non-zero (a caller writing many files in one folder syncs it once with
+ * fsutil_fsync_dir afterwards).
+ */
+int fsutil_write_atomic_flags(
+	const char *path,
+	const void *buf,
+	size_t len,
+	mode_t mode,
+	int sync_dir);
+
+/* fsync a directory (after renames into it). */
+int fsutil_fsync_dir(const char *path);
+
 #endif
