@@ -16,6 +16,9 @@
 #define KEY_PUBLIC_BYTES 32
 #define KEY_FINGERPRINT_MAX 52 /* "SHA256:" + 43 + NUL, rounded */
 #define KEY_LINE_MAX 512
+#define KEY_BLOB_BYTES 51 /* string("ssh-ed25519") || string(pk) */
+#define KEY_FIELD_MAX 256 /* name, email, org: at most 255 bytes */
+#define KEY_PASSPHRASE_MAX 1024
 
 struct key;
 
@@ -93,5 +96,23 @@ int key_parse_public_line(unsigned char pk[KEY_PUBLIC_BYTES], const char *line);
 void key_fingerprint(
 	char buf[KEY_FINGERPRINT_MAX],
 	const unsigned char pk[KEY_PUBLIC_BYTES]);
+
+/* The SSH public key blob: string("ssh-ed25519") || string(pk). */
+void key_public_blob(
+	unsigned char out[KEY_BLOB_BYTES],
+	const unsigned char pk[KEY_PUBLIC_BYTES]);
+
+/*
+ * Read home/key.pub without any passphrase: its line (no final newline)
+ * into line, its key into pk (either may be NULL).  Also checks that
+ * home/key is there, safe (not a symlink, mode 0600, owned by the user),
+ * well formed and holds the same public key, so `key show` reports a key
+ * that key_load would refuse.
+ */
+int key_load_public(
+	char *line,
+	size_t size,
+	unsigned char pk[KEY_PUBLIC_BYTES],
+	const char *home);
 
 #endif
