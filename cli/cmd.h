@@ -31,7 +31,13 @@ struct cmd_spec {
 };
 
 /* Commands, one per cli/cmd_<verb>.c (keep in table order). */
+int cmd_export(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_remote(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 /* The table, NULL-terminated (cli/main.c). */
 extern const struct cmd_spec cli_commands[];

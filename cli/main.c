@@ -20,7 +20,13 @@
 
 /* The one table of commands (STYLE.md 18); keep it in alphabetical order. */
 const struct cmd_spec cli_commands[] = {
+	{ "export", cmd_export, CMD_NONE, "write the plan as a report" },
+	{ "fetch", cmd_fetch, CMD_NONE, "download and verify a remote's work" },
 	{ "help", cmd_help, CMD_NONE, "list commands, or show one's help" },
+	{ "list", cmd_list, CMD_NONE, "list the actions, filtered" },
+	{ "push", cmd_push, CMD_NONE, "send the current branch to a remote" },
+	{ "remote", cmd_remote, CMD_NONE, "add, list or remove remotes" },
+	{ "show", cmd_show, CMD_NONE, "show every field of one action" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -193,7 +193,12 @@ static void md_inline(struct buf *b, const char *s, const char *newline)
 			buf_putc(b, *s);
 			break;
 		case '&':
-			buf_puts(b, "&amp;");
+			/* only "&name;" or "&#..." would be read as an entity
+			 */
+			if (s[1] == '#' || (s[1] >= 'a' && s[1] <= 'z') ||
+			    (s[1] >= 'A' && s[1] <= 'Z'))
+				buf_putc(b, '\\');
+			buf_putc(b, '&');
 			break;
 		default:
 			buf_putc(b, *s);
