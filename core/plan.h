@@ -36,6 +36,7 @@ enum plan_file_kind {
 	PLAN_FILE_PLAN, /* plan.yaml */
 	PLAN_FILE_ACTION, /* actions/P<n>/P<n>-A<m>.yaml */
 	PLAN_FILE_PARTNERS, /* partners.yaml */
+	PLAN_FILE_ATTRIBUTES, /* .gitattributes (in the layout, not YAML) */
 };
 
 /* ---- IDs and paths ------------------------------------------------ */
@@ -89,12 +90,19 @@ struct plan;
 
 /*
  * Load a plan folder: plan.yaml, partners.yaml (optional) and every
- * actions/P<n>/*.yaml.  Refuses symlinks, files and folders outside the
+ * actions/P<n>/P<n>-A<m>.yaml.  Refuses symlinks, files and folders outside the
  * layout, an action whose priority plan.yaml does not list, files over
  * DOC_MAX_FILE.  Other files at the top level (README, .git, .gitattributes)
  * are ignored.
  */
 int plan_load_dir(struct plan **out, const char *dir);
+
+/* A plan with no actions and no partners from a checked plan.yaml tree
+ * (taken, even on failure). */
+int plan_new(struct plan **out, struct doc_node *meta);
+
+/* Non-zero if plan.yaml lists the priority ID. */
+int plan_priority_listed(const struct plan *plan, const char *priority);
 
 /*
  * Write the plan canonically under dir (created if needed), each file
@@ -112,7 +120,9 @@ size_t plan_action_count(const struct plan *plan);
 struct doc_node *plan_action_at(const struct plan *plan, size_t i);
 struct doc_node *plan_find_action(const struct plan *plan, const char *id);
 
-/* Take ownership of a checked action tree (replacing one with the same ID). */
+/* Take ownership of a checked action tree (replacing one with the same ID;
+ * freed on failure).  ERROR_INVALID if plan.yaml does not list its
+ * priority. */
 int plan_put_action(struct plan *plan, struct doc_node *action);
 /* Replace partners.yaml (takes ownership of a checked tree, or NULL). */
 void plan_set_partners(struct plan *plan, struct doc_node *partners);
@@ -215,6 +225,12 @@ struct plan_partner {
 };
 
 size_t plan_partner_count(const struct doc_node *partners);
+/*
+ * Non-zero if line is "ssh-ed25519 <base64> [comment]" whose base64 is
+ * the 51-byte blob string("ssh-ed25519") || string(pk); copies pk (32
+ * bytes) if pk is not NULL.
+ */
+int plan_key_line_valid(const char *line, unsigned char pk[32]);
 /* Item i of a checked partners.yaml tree. */
 void plan_partner_at(
 	struct plan_partner *out,
