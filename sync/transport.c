@@ -275,13 +275,23 @@ int transport_check_url(char *out, size_t size, const char *url)
 					"invalid remote URL '%s': bad host name",
 					url);
 	}
-	if (local && url[0] != '/') {
-		if (!getcwd(cwd, sizeof(cwd)))
+	if (local) {
+		char joined[PATH_MAX * 2], real[PATH_MAX];
+
+		if (url[0] == '/')
+			snprintf(joined, sizeof(joined), "%s", url);
+		else if (!getcwd(cwd, sizeof(cwd)))
 			return error_set(
 				ERROR_GENERIC,
 				"cannot get the current folder: %s",
 				strerror(errno));
-		if ((size_t)snprintf(out, size, "%s/%s", cwd, url) >= size)
+		else
+			snprintf(joined, sizeof(joined), "%s/%s", cwd, url);
+		/* An existing path is stored resolved; a missing one as typed.
+		 */
+		if (realpath(joined, real))
+			snprintf(joined, sizeof(joined), "%s", real);
+		if ((size_t)snprintf(out, size, "%s", joined) >= size)
 			return error_set(
 				ERROR_INVALID,
 				"invalid remote URL '%s': too long", url);
@@ -292,6 +302,47 @@ int transport_check_url(char *out, size_t size, const char *url)
 			ERROR_INVALID, "invalid remote URL '%s': too long",
 			url);
 	return 0;
+}
+
+/* ---- progress ----------------------------------------------------------- */
+
+int transport_progress_line(
+	char *buf,
+	size_t size,
+	const struct transport_progress *p)
+{
+	static const char *const what[] = { "receiving objects",
+					    "resolving deltas",
+					    "packing objects",
+					    "sending objects" };
+	int pct = -1;
+	size_t i, o;
+
+	if (size == 0)
+		return -1;
+	if (p->phase == TRANSPORT_REMOTE) {
+		o = (size_t)snprintf(buf, size, "remote: ");
+		for (i = 0; i < p->len && o + 1 < size; i++) {
+			unsigned char c = (unsigned char)p->text[i];
+
+			if (c >= 0x20 || c == '\r' || c == '\n')
+				buf[o++] = (char)c;
+		}
+		buf[o < size ? o : size - 1] = '\0';
+		return -1;
+	}
+	if (p->total)
+		pct = (int)(p->done * 100 / p->total);
+	if (p->phase == TRANSPORT_RECEIVING || p->phase == TRANSPORT_SENDING)
+		snprintf(
+			buf, size, "%s: %3d%% (%zu/%zu), %.1f MiB",
+			what[p->phase], pct < 0 ? 0 : pct, p->done, p->total,
+			(double)p->bytes / (1024.0 * 1024.0));
+	else
+		snprintf(
+			buf, size, "%s: %3d%% (%zu/%zu)", what[p->phase],
+			pct < 0 ? 0 : pct, p->done, p->total);
+	return pct;
 }
 
 /* ---- remotes ------------------------------------------------------------ */
@@ -607,6 +658,28 @@ static int session_init(
 	if (sodium_init() < 0)
 		return error_set(ERROR_GENERIC, "cannot initialise libsodium");
 	return 0;
+}
+
+/*
+ * A local remote (path or file://) that is not there: say so plainly
+ * rather than libgit2's "unsupported URL protocol".
+ */
+static int local_missing(struct session *s, const char *doing)
+{
+	const char *path = s->url;
+	struct stat st;
+
+	if (strcmp(s->parts.kind, "file") == 0)
+		path = s->parts.path;
+	else if (s->parts.kind[0] != '\0')
+		return 0;
+	if (stat(path, &st) == 0)
+		return 0;
+	return error_set(
+		ERROR_NET,
+		"cannot %s remote '%s' (%s): no repository there (%s; is the "
+		"drive mounted?)",
+		doing, s->name, s->url, strerror(errno));
 }
 
 static int cb_fail(struct session *s, int code, const char *fmt, ...)
@@ -1141,7 +1214,7 @@ int transport_fetch(
 	char *specp = spec;
 	git_strarray specs = { &specp, 1 };
 	size_t nheads = 0, i, j;
-	int rc, error = 0, ok = 0, session = 0;
+	int rc, valid = 0, error = 0, ok = 0, session = 0;
 
 	if ((error = lookup_remote(&remote, repo, name)) < 0)
 		goto done;
@@ -1149,6 +1222,8 @@ int transport_fetch(
 		     &s, repo, name, git_remote_url(remote), opts)) < 0)
 		goto done;
 	session = 1;
+	if ((error = local_missing(&s, "fetch from")) < 0)
+		goto done;
 	set_callbacks(&cb, &s);
 	git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
 	proxy.type = GIT_PROXY_AUTO;
@@ -1173,7 +1248,8 @@ int transport_fetch(
 		if (strncmp(rn, "refs/heads/", 11) != 0)
 			continue;
 		if (tip_names(t, name, rn + 11) ||
-		    !git_reference_name_is_valid(&rc, t->incoming) || !rc)
+		    git_reference_name_is_valid(&valid, t->incoming) < 0 ||
+		    !valid)
 			continue; /* a branch name we cannot mirror */
 		git_oid_cpy(&t->new_id, &heads[i]->oid);
 		git_oid_tostr(t->new_hex, sizeof(t->new_hex), &t->new_id);
@@ -1401,6 +1477,8 @@ int transport_push(
 		     opts)) < 0)
 		goto done;
 	session = 1;
+	if ((error = local_missing(&s, "push to")) < 0)
+		goto done;
 	set_callbacks(&cb, &s);
 	git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
 	proxy.type = GIT_PROXY_AUTO;

@@ -73,6 +73,17 @@ typedef void (*transport_progress_fn)(
 	const struct transport_progress *progress,
 	void *ctx);
 
+/*
+ * Format a progress report as one line without a newline ("receiving
+ * objects:  45% (45/100), 1.2 MiB"); for TRANSPORT_REMOTE, "remote: " and
+ * the text with control characters other than \r and \n dropped.
+ * Returns the line's percentage (0..100; -1 when none).
+ */
+int transport_progress_line(
+	char *buf,
+	size_t size,
+	const struct transport_progress *progress);
+
 struct transport_options {
 	transport_progress_fn progress; /* NULL: quiet */
 	void *progress_ctx;
