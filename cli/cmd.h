@@ -31,13 +31,24 @@ struct cmd_spec {
 };
 
 /* Commands, one per cli/cmd_<verb>.c (keep in table order). */
+int cmd_action(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_help(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_partner(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
+int cmd_set(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /* The table, NULL-terminated (cli/main.c). */
 extern const struct cmd_spec cli_commands[];

@@ -20,13 +20,24 @@
 
 /* The one table of commands (STYLE.md 18); keep it in alphabetical order. */
 const struct cmd_spec cli_commands[] = {
+	{ "action", cmd_action, CMD_NONE, "add an action to a priority" },
+	{ "commit", cmd_commit, CMD_NONE, "sign edits made by hand" },
+	{ "edit", cmd_edit, CMD_NONE, "edit an action in $EDITOR and sign it" },
 	{ "export", cmd_export, CMD_NONE, "write the plan as a report" },
 	{ "fetch", cmd_fetch, CMD_NONE, "download and verify a remote's work" },
 	{ "help", cmd_help, CMD_NONE, "list commands, or show one's help" },
+	{ "key", cmd_key, CMD_NONE, "generate, import or show your key" },
+	{ "hook", cmd_hook, CMD_HIDDEN, "refresh allowed_signers" },
+	{ "init", cmd_init, CMD_NONE, "create a plan repository" },
 	{ "list", cmd_list, CMD_NONE, "list the actions, filtered" },
+	{ "partner", cmd_partner, CMD_NONE, "add, revoke or list partners" },
 	{ "push", cmd_push, CMD_NONE, "send the current branch to a remote" },
 	{ "remote", cmd_remote, CMD_NONE, "add, list or remove remotes" },
+	{ "set", cmd_set, CMD_NONE, "set one field of an action" },
 	{ "show", cmd_show, CMD_NONE, "show every field of one action" },
+	{ "status", cmd_status, CMD_NONE, "branch, HEAD, edits not committed" },
+	{ "update", cmd_update, CMD_NONE, "add a progress update" },
+	{ "verify", cmd_verify, CMD_NONE, "check the signatures and trust of history" },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/doc.h"
 #include "core/fsutil.h"
+#include "core/sshsig.h"
 #include "lock.h"
 
 struct repo {
@@ -708,5 +709,80 @@ done:
 	repo_changes_free(v, n);
 	git_status_list_free(list);
 	git_tree_free(tree);
+	return error;
+}
+
+/* ---- one commit ---------------------------------------------------------- */
+
+void repo_commit_info_release(struct repo_commit_info *info)
+{
+	if (!info)
+		return;
+	free(info->author_name);
+	free(info->author_email);
+	free(info->subject);
+	memset(info, 0, sizeof(*info));
+}
+
+int repo_commit_info(
+	struct repo_commit_info *out,
+	struct repo *repo,
+	const char *rev)
+{
+	git_object *obj = NULL;
+	git_commit *commit = NULL;
+	git_odb *odb = NULL;
+	git_odb_object *raw = NULL;
+	const git_signature *author;
+	const char *summary;
+	char *payload = NULL, *sig = NULL;
+	size_t payload_len, sig_len;
+	int rc, error = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = git_revparse_single(&obj, repo->git, rev)) < 0 ||
+	    (rc = git_object_peel(
+		     (git_object **)&commit, obj, GIT_OBJECT_COMMIT)) < 0) {
+		error = repo_git_error(rc, rev);
+		goto done;
+	}
+	git_oid_tostr(out->id, sizeof(out->id), git_commit_id(commit));
+	author = git_commit_author(commit);
+	summary = git_commit_summary(commit);
+	out->time = (long long)author->when.time;
+	if (!(out->author_name = dup_str(author->name)) ||
+	    !(out->author_email = dup_str(author->email)) ||
+	    !(out->subject = dup_str(summary ? summary : ""))) {
+		error = error_nomem();
+		goto done;
+	}
+	if ((rc = git_repository_odb(&odb, repo->git)) < 0 ||
+	    (rc = git_odb_read(&raw, odb, git_commit_id(commit))) < 0) {
+		error = repo_git_error(rc, rev);
+		goto done;
+	}
+	if (sshsig_commit_split(
+		    &payload, &payload_len, &sig, &sig_len,
+		    git_odb_object_data(raw), git_odb_object_size(raw)) < 0) {
+		error_clear();
+		out->signed_ = 1;
+		goto done;
+	}
+	if (sig) {
+		out->signed_ = 1;
+		out->sig_good = sshsig_verify(
+					out->signer, sig, sig_len, payload,
+					payload_len) == 0;
+		error_clear();
+	}
+done:
+	if (error < 0)
+		repo_commit_info_release(out);
+	free(payload);
+	free(sig);
+	git_odb_object_free(raw);
+	git_odb_free(odb);
+	git_commit_free(commit);
+	git_object_free(obj);
 	return error;
 }

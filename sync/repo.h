@@ -146,6 +146,26 @@ struct repo_change {
 int repo_changes(struct repo_change **out, size_t *out_n, struct repo *repo);
 void repo_changes_free(struct repo_change *changes, size_t n);
 
+struct repo_commit_info {
+	char id[41];
+	char *author_name, *author_email, *subject; /* malloc'd */
+	long long time; /* author time, seconds since the epoch */
+	int signed_; /* has a gpgsig header */
+	int sig_good; /* and it verifies over the commit (not trust) */
+	unsigned char signer[32]; /* the signing key when sig_good */
+};
+
+/*
+ * Facts about commit rev ("HEAD", a hex id): author, subject and whether
+ * its SSH signature verifies (cryptographically; trust is sync/verify's).
+ * Release with repo_commit_info_release.
+ */
+int repo_commit_info(
+	struct repo_commit_info *out,
+	struct repo *repo,
+	const char *rev);
+void repo_commit_info_release(struct repo_commit_info *info);
+
 /*
  * Record the message of the last libgit2 error (with `what` in front) and
  * return code mapped to an ERROR_*: GIT_ENOTFOUND -> ERROR_NOTFOUND,
