@@ -37,7 +37,7 @@ const struct cmd_spec cli_commands[] = {
 	{ "show", cmd_show, CMD_NONE, "show every field of one action" },
 	{ "status", cmd_status, CMD_NONE, "branch, HEAD, edits not committed" },
 	{ "update", cmd_update, CMD_NONE, "add a progress update" },
-	{ "verify", cmd_verify, CMD_NONE, "check the signatures and trust of history" },
+	{ "verify", cmd_verify, CMD_NONE, "check the history's signatures" },
 	{ NULL, NULL, 0, NULL },
 };
 

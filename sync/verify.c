@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/plan.h"
@@ -1130,6 +1131,10 @@ int verify_history(
 
 	git_libgit2_init();
 	if ((error = git_repository_open_ext(&repo, path, 0, NULL)) < 0) {
+		char cwd[4096];
+
+		if (strcmp(path, ".") == 0 && getcwd(cwd, sizeof(cwd)))
+			path = cwd;
 		error = error_set(
 			ERROR_NOTFOUND, "'%s' is not in a git repository",
 			path);
