@@ -108,6 +108,18 @@ static char *changed_keys(const struct doc_node *a, const struct doc_node *b)
 	return dup_printf("%s%s", buf, "");
 }
 
+/* "P1-A3" for an action's path, else the path itself. */
+static const char *short_name(const char *path)
+{
+	static char id[64];
+	enum plan_file_kind kind;
+
+	if (plan_path_classify(&kind, id, sizeof(id), path) == 0 &&
+	    kind == PLAN_FILE_ACTION)
+		return id;
+	return path;
+}
+
 int cmd_commit(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -366,10 +378,7 @@ int cmd_commit(int argc, char **argv)
 			for (i = 0; i < np && m < msg_len; i++)
 				m += (size_t)snprintf(
 					msg + m, msg_len - m, "%s %s",
-					i ? "," : "",
-					strrchr(pend[i].path, '/') ?
-						strrchr(pend[i].path, '/') + 1 :
-						pend[i].path);
+					i ? "," : "", short_name(pend[i].path));
 			m += (size_t)snprintf(msg + m, msg_len - m, "\n");
 			for (i = 0; i < np && m < msg_len; i++)
 				m += (size_t)snprintf(
