@@ -197,6 +197,36 @@ static int known_scheme(const char *kind)
 	return 0;
 }
 
+/* Drop "." and ".." components and doubled slashes of an absolute path. */
+static void normalize_path(char *path)
+{
+	char *src = path, *dst = path, *seg;
+	size_t n;
+
+	while (*src) {
+		while (*src == '/')
+			src++;
+		if (!*src)
+			break;
+		seg = src;
+		n = strcspn(src, "/");
+		src += n;
+		if (n == 1 && seg[0] == '.')
+			continue;
+		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (dst > path && *--dst != '/')
+				;
+			continue;
+		}
+		*dst++ = '/';
+		memmove(dst, seg, n);
+		dst += n;
+	}
+	if (dst == path)
+		*dst++ = '/';
+	*dst = '\0';
+}
+
 int transport_check_url(char *out, size_t size, const char *url)
 {
 	struct url_parts u;
@@ -287,10 +317,11 @@ int transport_check_url(char *out, size_t size, const char *url)
 				strerror(errno));
 		else
 			snprintf(joined, sizeof(joined), "%s/%s", cwd, url);
-		/* An existing path is stored resolved; a missing one as typed.
-		 */
+		/* An existing path is stored resolved, a missing one tidied. */
 		if (realpath(joined, real))
 			snprintf(joined, sizeof(joined), "%s", real);
+		else
+			normalize_path(joined);
 		if ((size_t)snprintf(out, size, "%s", joined) >= size)
 			return error_set(
 				ERROR_INVALID,
