@@ -1,10 +1,16 @@
 /*
  * cli/prompt.c: passphrases from PLANSYNC_PASSPHRASE or the terminal.
+ *
+ * The terminal is read with echo off (STYLE.md 17; minisign get_line.c
+ * disable_echo).  If a signal ends plansync while echo is off (Ctrl-C at
+ * the prompt), the handler puts the terminal back before dying, so the
+ * user's shell is not left without echo.
  */
 #include "prompt.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,21 +21,42 @@
 
 #include "core/error.h"
 
+static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NSIGNALS (sizeof(signals) / sizeof(signals[0]))
+
+static struct termios saved_tio;
+static volatile sig_atomic_t saved_fd = -1;
+
+static void restore_and_die(int sig)
+{
+	if (saved_fd >= 0)
+		tcsetattr(saved_fd, TCSAFLUSH, &saved_tio);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* Read one line from fd with echo off into buf; strips the newline. */
 static int read_hidden(int fd, const char *prompt, char *buf, size_t size)
 {
-	struct termios old, quiet;
-	size_t n = 0;
-	ssize_t r;
-	char c;
+	struct termios quiet;
+	struct sigaction sa, old_sa[NSIGNALS];
+	size_t n = 0, i;
+	ssize_t r = 0;
+	char c = 0;
 	int restore = 0, error = 0;
 
 	if (write(fd, prompt, strlen(prompt)) < 0)
 		return error_set(ERROR_GENERIC, "cannot write to the terminal");
-	if (tcgetattr(fd, &old) == 0) {
-		quiet = old;
+	if (tcgetattr(fd, &saved_tio) == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = restore_and_die;
+		sigemptyset(&sa.sa_mask);
+		for (i = 0; i < NSIGNALS; i++)
+			sigaction(signals[i], &sa, &old_sa[i]);
+		quiet = saved_tio;
 		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 		quiet.c_lflag |= ICANON;
+		saved_fd = fd;
 		if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0)
 			restore = 1;
 	}
@@ -47,10 +74,17 @@ static int read_hidden(int fd, const char *prompt, char *buf, size_t size)
 	}
 	c = 0;
 	buf[n] = '\0';
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
-	if (write(fd, "\n", 1) < 0)
-		error = error ? error : 0;
+	if (saved_fd >= 0) {
+		if (restore)
+			tcsetattr(fd, TCSAFLUSH, &saved_tio);
+		saved_fd = -1;
+		for (i = 0; i < NSIGNALS; i++)
+			sigaction(signals[i], &old_sa[i], NULL);
+	}
+	/* The user's Enter was not echoed: end the prompt line. */
+	if (write(fd, "\n", 1) < 0 && !error)
+		error = error_set(
+			ERROR_GENERIC, "cannot write to the terminal");
 	if (!error && r < 0)
 		error = error_set(ERROR_GENERIC, "cannot read the passphrase");
 	return error;
@@ -78,7 +112,9 @@ int prompt_passphrase(char *buf, size_t size, int confirm, void *ctx)
 			ERROR_USAGE, "a passphrase is needed: set "
 				     "PLANSYNC_PASSPHRASE or run from a "
 				     "terminal");
-	if ((error = read_hidden(fd, "Passphrase: ", buf, size)) < 0)
+	if ((error = read_hidden(
+		     fd, confirm ? "New passphrase: " : "Passphrase: ", buf,
+		     size)) < 0)
 		goto done;
 	if (confirm) {
 		if (!(again = sodium_malloc(size))) {
@@ -86,7 +122,7 @@ int prompt_passphrase(char *buf, size_t size, int confirm, void *ctx)
 			goto done;
 		}
 		if ((error = read_hidden(
-			     fd, "Passphrase again: ", again, size)) < 0)
+			     fd, "Same passphrase again: ", again, size)) < 0)
 			goto done;
 		if (strcmp(buf, again) != 0) {
 			error = error_set(
