@@ -186,6 +186,62 @@ static int looks_nonstring(const char *s, size_t len)
 
 /* ---- nodes ------------------------------------------------------------ */
 
+/*
+ * The keys of the plansync schema are shared, not copied: a plan of
+ * 100,000 actions holds millions of them.  A key pointer into this pool is
+ * never freed.
+ */
+#define DOC_KEYS                                                              \
+	X("id")                                                               \
+	X("priority") X("action") X("information") X("status") X("timescale") \
+		X("responsible") X("updates") X("conflicts") X("text") X(     \
+			"date") X("field") X("base") X("kept") X("kept_by")   \
+			X("kept_commit") X("other") X("other_by") X(          \
+				"other_commit") X("schema") X("title")        \
+				X("partnership") X("updated") X("priorities") \
+					X("focus") X("partners") X("email")   \
+						X("name") X("organisation")   \
+							X("role") X("key")    \
+								X("revoked")
+#define X(s) s "\0"
+static const char key_pool[] = DOC_KEYS;
+#undef X
+#define X(s) sizeof(s) - 1,
+static const unsigned char key_len[] = { DOC_KEYS };
+#undef X
+
+static char *key_dup_len(const char *key, size_t len)
+{
+	const char *p = key_pool;
+	size_t i;
+	char *k;
+
+	for (i = 0; i < sizeof(key_len); p += key_len[i] + 1, i++)
+		if (key_len[i] == len && p[0] == key[0] && !memcmp(p, key, len))
+			return (char *)(uintptr_t)p;
+	k = malloc(len + 1);
+	if (!k) {
+		error_nomem();
+		return NULL;
+	}
+	memcpy(k, key, len);
+	k[len] = '\0';
+	return k;
+}
+
+static char *key_dup(const char *key)
+{
+	return key_dup_len(key, strlen(key));
+}
+
+static void key_free(char *key)
+{
+	uintptr_t k = (uintptr_t)key, pool = (uintptr_t)key_pool;
+
+	if (k - pool >= sizeof(key_pool))
+		free(key);
+}
+
 static struct doc_node *node_alloc(enum doc_kind kind, size_t extra)
 {
 	struct doc_node *n = calloc(1, sizeof(*n) + extra);
@@ -244,7 +300,7 @@ void doc_free(struct doc_node *node)
 		return;
 	for (i = 0; i < node->n; i++) {
 		if (node->keys)
-			free(node->keys[i]);
+			key_free(node->keys[i]);
 		doc_free(node->items[i]);
 	}
 	free(node->keys);
@@ -276,7 +332,7 @@ static int grow(struct doc_node *c)
 static int map_append_owned(struct doc_node *map, char *key, struct doc_node *v)
 {
 	if (map->n == map->cap && grow(map) < 0) {
-		free(key);
+		key_free(key);
 		doc_free(v);
 		return ERROR_NOMEM;
 	}
@@ -314,11 +370,10 @@ struct doc_node *doc_clone(const struct doc_node *node)
 			return NULL;
 		}
 		if (node->kind == DOC_MAP) {
-			char *key = strdup(node->keys[i]);
+			char *key = key_dup(node->keys[i]);
 
 			if (!key) {
 				doc_free(item);
-				error_nomem();
 				error = ERROR_NOMEM;
 			} else {
 				error = map_append_owned(c, key, item);
@@ -365,10 +420,10 @@ int doc_map_set(struct doc_node *map, const char *key, struct doc_node *value)
 		map->items[i] = value;
 		return 0;
 	}
-	k = strdup(key);
+	k = key_dup(key);
 	if (!k) {
 		doc_free(value);
-		return error_nomem();
+		return ERROR_NOMEM;
 	}
 	return map_append_owned(map, k, value);
 }
@@ -387,13 +442,13 @@ int doc_map_insert(
 		doc_free(value);
 		return error_set(ERROR_EXISTS, "key '%s' already present", key);
 	}
-	k = strdup(key);
+	k = key_dup(key);
 	if (!k) {
 		doc_free(value);
-		return error_nomem();
+		return ERROR_NOMEM;
 	}
 	if (map->n == map->cap && grow(map) < 0) {
-		free(k);
+		key_free(k);
 		doc_free(value);
 		return ERROR_NOMEM;
 	}
@@ -415,7 +470,7 @@ int doc_map_remove(struct doc_node *map, const char *key)
 
 	if (i < 0)
 		return error_set(ERROR_NOTFOUND, "no key '%s'", key);
-	free(map->keys[i]);
+	key_free(map->keys[i]);
 	doc_free(map->items[i]);
 	memmove(map->keys + i, map->keys + i + 1,
 		(map->n - (size_t)i - 1) * sizeof(*map->keys));
@@ -484,9 +539,17 @@ struct key_slot {
 	const char *key;
 };
 
+/*
+ * An open collection.  Its children gather in the frame's scratch arrays
+ * (reused by the next collection at the same depth) and move to arrays of
+ * the exact size when it ends: one allocation per array, no growth.
+ */
 struct frame {
 	struct doc_node *node;
 	char *key; /* a map's key waiting for its value */
+	char **keys;
+	struct doc_node **items;
+	size_t n, cap;
 };
 
 struct reader {
@@ -613,24 +676,23 @@ tab_insert(struct reader *r, const struct doc_node *map, const char *key)
 	return 0;
 }
 
-/* 1 if key is already in map, 0 if not (and now remembered), or error. */
-static int
-key_seen(struct reader *r, const struct doc_node *map, const char *key)
+/* 1 if key is already in the open map, 0 if not (and now remembered). */
+static int key_seen(struct reader *r, const struct frame *f, const char *key)
 {
 	size_t i;
 	int rc;
 
-	if (map->n < SMALL_MAP) {
-		for (i = 0; i < map->n; i++)
-			if (!strcmp(map->keys[i], key))
+	if (f->n < SMALL_MAP) {
+		for (i = 0; i < f->n; i++)
+			if (!strcmp(f->keys[i], key))
 				return 1;
 		return 0;
 	}
-	if (map->n == SMALL_MAP)
-		for (i = 0; i < map->n; i++)
-			if ((rc = tab_insert(r, map, map->keys[i])) < 0)
+	if (f->n == SMALL_MAP)
+		for (i = 0; i < f->n; i++)
+			if ((rc = tab_insert(r, f->node, f->keys[i])) < 0)
 				return rc;
-	return tab_insert(r, map, key);
+	return tab_insert(r, f->node, key);
 }
 
 static int yaml_fail(struct reader *r, const yaml_parser_t *p)
@@ -665,18 +727,64 @@ static int refuse(struct reader *r, const yaml_mark_t *m, const char *what)
 static int attach(struct reader *r, struct doc_node *node)
 {
 	struct frame *top;
-	int error;
 
 	if (r->depth == 0) {
 		r->root = node;
 		return 0;
 	}
 	top = &r->stack[r->depth - 1];
-	if (top->node->kind == DOC_SEQ)
-		return doc_seq_append(top->node, node);
-	error = map_append_owned(top->node, top->key, node);
+	if (top->n == top->cap) {
+		size_t cap = top->cap ? top->cap * 2 : 16;
+		struct doc_node **items =
+			realloc(top->items, cap * sizeof(*items));
+		char **keys;
+
+		if (!items) {
+			doc_free(node);
+			return error_nomem();
+		}
+		top->items = items;
+		keys = realloc(top->keys, cap * sizeof(*keys));
+		if (!keys) {
+			doc_free(node);
+			return error_nomem();
+		}
+		top->keys = keys;
+		top->cap = cap;
+	}
+	top->items[top->n] = node;
+	top->keys[top->n] = top->key;
 	top->key = NULL;
-	return error;
+	top->n++;
+	return 0;
+}
+
+/* Close the open collection: give it its children. */
+static int finish(struct reader *r)
+{
+	struct frame *top = &r->stack[r->depth - 1];
+	struct doc_node *c = top->node;
+	size_t n = top->n;
+
+	if (n > 0) {
+		c->items = malloc(n * sizeof(*c->items));
+		if (!c->items)
+			return error_nomem();
+		memcpy(c->items, top->items, n * sizeof(*c->items));
+		if (c->kind == DOC_MAP) {
+			c->keys = malloc(n * sizeof(*c->keys));
+			if (!c->keys) {
+				free(c->items);
+				c->items = NULL;
+				return error_nomem();
+			}
+			memcpy(c->keys, top->keys, n * sizeof(*c->keys));
+		}
+		c->n = c->cap = n;
+	}
+	top->n = 0;
+	r->depth--;
+	return 0;
 }
 
 static int on_key(struct reader *r, const yaml_event_t *ev)
@@ -705,12 +813,12 @@ static int on_key(struct reader *r, const yaml_event_t *ev)
 	if (memchr(key, '\0', len))
 		return refuse(r, m, "NUL byte in mapping key");
 	/* The table keeps the pointer: give it the copy the map will own. */
-	copy = strdup(key);
+	copy = key_dup_len(key, len);
 	if (!copy)
-		return error_nomem();
-	seen = key_seen(r, top->node, copy);
+		return ERROR_NOMEM;
+	seen = key_seen(r, top, copy);
 	if (seen != 0) {
-		free(copy);
+		key_free(copy);
 		if (seen < 0)
 			return seen;
 		snprintf(msg, sizeof(msg), "duplicate key '%s'", key);
@@ -738,8 +846,7 @@ static int on_event(struct reader *r, const yaml_event_t *ev, int *docs)
 		return refuse(r, m, "aliases are not allowed");
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
-		r->depth--;
-		return 0;
+		return finish(r);
 	case YAML_SCALAR_EVENT:
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
@@ -796,6 +903,7 @@ static int on_event(struct reader *r, const yaml_event_t *ev, int *docs)
 	if (node->kind != DOC_SCALAR) {
 		r->stack[r->depth].node = node;
 		r->stack[r->depth].key = NULL;
+		r->stack[r->depth].n = 0;
 		r->depth++;
 	}
 	return 0;
@@ -859,8 +967,21 @@ int doc_parse(
 done:
 	if (have_parser)
 		yaml_parser_delete(&parser);
-	for (i = 0; i < r.depth; i++)
-		free(r.stack[i].key);
+	/* Children of unfinished collections, deepest first. */
+	for (i = r.depth; i-- > 0;) {
+		struct frame *f = &r.stack[i];
+		size_t k;
+
+		for (k = 0; k < f->n; k++) {
+			doc_free(f->items[k]);
+			key_free(f->keys[k]);
+		}
+		key_free(f->key);
+	}
+	for (i = 0; i < DOC_MAX_DEPTH; i++) {
+		free(r.stack[i].items);
+		free(r.stack[i].keys);
+	}
 	doc_free(r.root);
 	free(r.tab);
 	return error;
