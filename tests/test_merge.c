@@ -1679,6 +1679,51 @@ check_same(uint64_t seed, const char *what, const char *a, const char *b)
 	}
 }
 
+/* What the random scenarios exercised, so a weak generator shows. */
+static struct {
+	unsigned scenarios, conflicts, text_merged, renumbered, kept_edit,
+		records_kept, deleted;
+} stats;
+
+/* Emit and parse back through plan_parse, as sync/ hands trees over. */
+static struct doc_node *
+reparse(uint64_t seed, enum plan_file_kind kind, struct doc_node *d)
+{
+	struct doc_node *p = NULL;
+	char *s;
+	const char *path;
+
+	if (!d)
+		return NULL;
+	path = kind == PLAN_FILE_ACTION ? action_path(d) : kind_path(kind);
+	s = emit(d);
+	if (plan_parse(&p, kind, path, s, strlen(s)) < 0) {
+		print_message("%s", s);
+		failed(seed, "generator makes valid files", error_message());
+	}
+	free(s);
+	doc_free(d);
+	return p;
+}
+
+/* Did a prose field end up as neither side's value (a text merge)? */
+static int text_merged(
+	const struct doc_node *r,
+	const struct doc_node *o,
+	const struct doc_node *t)
+{
+	static const char *const f[] = { "action", "information" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		const struct doc_node *v = doc_map_get(r, f[i]);
+		if (v && !doc_equal(v, doc_map_get(o, f[i])) &&
+		    !doc_equal(v, doc_map_get(t, f[i])))
+			return 1;
+	}
+	return 0;
+}
+
 static void action_scenario(uint64_t seed)
 {
 	struct gen g;
@@ -1711,6 +1756,10 @@ static void action_scenario(uint64_t seed)
 		doc_free(b);
 		b = NULL;
 	}
+	memset(cur, 0, sizeof(cur));
+	b = reparse(seed, PLAN_FILE_ACTION, b);
+	o = reparse(seed, PLAN_FILE_ACTION, o);
+	t = reparse(seed, PLAN_FILE_ACTION, t);
 	/* Convergence. */
 	merge_emit(seed, &d1, &r1, b, o, t, &orc, 0, &r);
 	merge_emit(seed, &d2, &r2, b, t, o, &orc, 1, NULL);
@@ -1728,6 +1777,22 @@ static void action_scenario(uint64_t seed)
 	/* No loss, for each side. */
 	check_no_loss(seed, b, o, r.doc, r.renumber);
 	check_no_loss(seed, b, t, r.doc, r.renumber);
+	stats.scenarios++;
+	stats.conflicts += r.nconflicts > 0;
+	stats.renumbered += r.renumber != NULL;
+	stats.deleted += r.doc == NULL;
+	stats.text_merged += o && t && r.doc && text_merged(r.doc, o, t);
+	{
+		size_t i;
+		for (i = 0; i < r.nconflicts; i++)
+			if (!r.conflicts[i].other) {
+				stats.kept_edit++;
+				break;
+			}
+		if (b && o && t && r.doc && doc_map_get(b, "conflicts") &&
+		    doc_map_get(r.doc, "conflicts"))
+			stats.records_kept++;
+	}
 	/* Idempotence: merging either side again, or the result with
 	 * itself, changes nothing. */
 	if (!r.renumber) {
@@ -1771,8 +1836,267 @@ static void test_merge__random_action_properties(void **state)
 	uint64_t seed = env_u64("PLANSYNC_MERGE_SEED", 1),
 		 n = env_u64("PLANSYNC_MERGE_ROUNDS", 3000), i;
 	(void)state;
+	memset(&stats, 0, sizeof(stats));
 	for (i = 0; i < n; i++)
 		action_scenario(seed + i);
+	print_message(
+		"%u scenarios: %u with conflicts, %u text merges, "
+		"%u renumbered, %u kept edits over deletes, %u deleted, "
+		"%u with old records\n",
+		stats.scenarios, stats.conflicts, stats.text_merged,
+		stats.renumbered, stats.kept_edit, stats.deleted,
+		stats.records_kept);
+	/* The generator must reach every rule, or the test proves little. */
+	if (n >= 1000) {
+		assert_true(stats.conflicts > n / 10);
+		assert_true(stats.text_merged > n / 50);
+		assert_true(stats.renumbered > n / 100);
+		assert_true(stats.kept_edit > n / 100);
+		assert_true(stats.deleted > n / 200);
+		assert_true(stats.records_kept > n / 100);
+	}
+}
+
+/* ---- random whole plans: many actions, renumbering -------------------------
+ */
+
+#define PLAN_MAX 32
+
+static unsigned plan_renumbered;
+
+struct actset {
+	struct doc_node *a[PLAN_MAX];
+	size_t n;
+};
+
+static struct doc_node *find_action(const struct actset *s, const char *id)
+{
+	size_t i;
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(doc_str(doc_map_get(s->a[i], "id")), id))
+			return s->a[i];
+	return NULL;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return plan_action_id_cmp(
+		*(const char *const *)a, *(const char *const *)b);
+}
+
+static int node_id_cmp(const void *a, const void *b)
+{
+	return plan_action_id_cmp(
+		doc_str(doc_map_get(*(struct doc_node *const *)a, "id")),
+		doc_str(doc_map_get(*(struct doc_node *const *)b, "id")));
+}
+
+/* The next free action ID in prio among set and base. */
+static void
+next_id(char *buf,
+	size_t size,
+	const char *prio,
+	const struct actset *a,
+	const struct actset *b)
+{
+	const char *ids[2 * PLAN_MAX];
+	size_t n = 0, i;
+	for (i = 0; i < a->n; i++)
+		ids[n++] = doc_str(doc_map_get(a->a[i], "id"));
+	for (i = 0; i < b->n; i++)
+		ids[n++] = doc_str(doc_map_get(b->a[i], "id"));
+	assert_int_equal(plan_next_action_id(buf, size, prio, ids, n), 0);
+}
+
+/* Merge every action file one way round; all[] gets every result. */
+static void merge_plan_files(
+	uint64_t seed,
+	struct actset *all,
+	const char **ids,
+	size_t nids,
+	const struct actset *b,
+	const struct actset *o,
+	const struct actset *t,
+	int swap,
+	struct doc_node **losers_by_id)
+{
+	struct doc_node *losers[PLAN_MAX] = { NULL };
+	const char *taken[PLAN_MAX] = { NULL };
+	struct merge_renumbering *rep = NULL;
+	size_t nl = 0, i;
+	struct oracle orc;
+	struct merge_ctx ctx = { oracle_who, &orc };
+
+	memset(&orc, 0, sizeof(orc));
+	orc.seed = mix(seed ^ 0x99);
+	orc.swap = swap;
+	all->n = 0;
+	for (i = 0; i < nids; i++) {
+		struct merge_result r = MERGE_RESULT_INIT;
+		orc.file = ids[i];
+		if (merge_action(
+			    &r, find_action(b, ids[i]), find_action(o, ids[i]),
+			    find_action(t, ids[i]), &ctx) < 0)
+			failed(seed, "merges", error_message());
+		if (r.doc) {
+			taken[all->n] = ids[i];
+			all->a[all->n++] = r.doc;
+		}
+		if (losers_by_id)
+			losers_by_id[i] = r.renumber;
+		if (r.renumber) {
+			losers[nl++] = r.renumber;
+			plan_renumbered++;
+		}
+		r.doc = r.renumber = NULL;
+		merge_result_release(&r);
+	}
+	if (merge_renumber_all(&rep, losers, nl, taken, all->n) < 0)
+		failed(seed, "renumbers", error_message());
+	free(rep);
+	for (i = 0; i < nl; i++)
+		all->a[all->n++] = losers[i];
+	qsort(all->a, all->n, sizeof(all->a[0]), node_id_cmp);
+	for (i = 1; i < all->n; i++)
+		if (!node_id_cmp(&all->a[i - 1], &all->a[i]))
+			failed(seed, "unique IDs after renumbering",
+			       doc_str(doc_map_get(all->a[i], "id")));
+}
+
+static char *emit_all(const struct actset *all)
+{
+	size_t i, cap = 1, len = 0;
+	char *out, **parts = calloc(all->n + 1, sizeof(*parts));
+
+	for (i = 0; i < all->n; i++) {
+		parts[i] = emit(all->a[i]);
+		cap += strlen(parts[i]) + 8;
+	}
+	out = malloc(cap);
+	out[0] = '\0';
+	for (i = 0; i < all->n; i++) {
+		len += (size_t)snprintf(
+			out + len, cap - len, "===\n%s", parts[i]);
+		free(parts[i]);
+	}
+	free(parts);
+	return out;
+}
+
+static void actset_free(struct actset *s)
+{
+	size_t i;
+	for (i = 0; i < s->n; i++)
+		doc_free(s->a[i]);
+	s->n = 0;
+}
+
+static void plan_scenario(uint64_t seed)
+{
+	static const char *const base_ids[] = { "P1-A1", "P1-A2", "P1-A3",
+						"P2-A1" };
+	struct gen g;
+	struct actset b = { { 0 }, 0 }, sides[2] = { { { 0 }, 0 } },
+		      all[2] = { { { 0 }, 0 } };
+	struct doc_node *losers[3 * PLAN_MAX];
+	const char *ids[3 * PLAN_MAX];
+	char *e0, *e1, newid[32];
+	size_t nids = 0, i, j;
+	int s;
+
+	memset(&g, 0, sizeof(g));
+	g.r.s = mix(seed ^ 0x5151) | 1;
+	memset(cur, 0, sizeof(cur));
+	for (i = 0; i < 4; i++)
+		b.a[b.n++] = reparse(
+			seed, PLAN_FILE_ACTION, rand_action(&g, base_ids[i]));
+	for (s = 0; s < 2; s++) {
+		unsigned adds = rnd(&g.r) % 3;
+		for (i = 0; i < b.n; i++) {
+			unsigned r = rnd(&g.r) % 10;
+			struct doc_node *a;
+			if (r == 0)
+				continue; /* deleted */
+			a = doc_clone(b.a[i]);
+			if (r < 7)
+				mutate_action(&g, a, s);
+			sides[s].a[sides[s].n++] =
+				reparse(seed, PLAN_FILE_ACTION, a);
+		}
+		for (i = 0; i < adds; i++) {
+			const char *prio = rnd(&g.r) % 2 ? "P1" : "P2";
+			struct doc_node *a;
+			next_id(newid, sizeof(newid), prio, &sides[s], &b);
+			a = rand_action(&g, newid);
+			doc_map_set(
+				a, "action",
+				edit_text(
+					g.r.s % 2 ? &g : &g,
+					doc_map_get(a, "action"), s));
+			sides[s].a[sides[s].n++] =
+				reparse(seed, PLAN_FILE_ACTION, a);
+		}
+	}
+	/* Every ID on any side, in ID order. */
+	for (i = 0; i < b.n; i++)
+		ids[nids++] = doc_str(doc_map_get(b.a[i], "id"));
+	for (s = 0; s < 2; s++)
+		for (i = 0; i < sides[s].n; i++)
+			ids[nids++] = doc_str(doc_map_get(sides[s].a[i], "id"));
+	qsort(ids, nids, sizeof(ids[0]), id_cmp);
+	for (i = 0, j = 0; i < nids; i++)
+		if (j == 0 || strcmp(ids[j - 1], ids[i]))
+			ids[j++] = ids[i];
+	nids = j;
+
+	merge_plan_files(
+		seed, &all[0], ids, nids, &b, &sides[0], &sides[1], 0, losers);
+	merge_plan_files(
+		seed, &all[1], ids, nids, &b, &sides[1], &sides[0], 1, NULL);
+	e0 = emit_all(&all[0]);
+	e1 = emit_all(&all[1]);
+	check_same(seed, "convergence (whole plan)", e0, e1);
+	free(e0);
+	free(e1);
+	for (i = 0; i < all[0].n; i++)
+		check_canonical(seed, all[0].a[i]);
+	/* No loss: each side's version of each ID is in the result under
+	 * that ID, renumbered, or in records. */
+	for (i = 0; i < nids; i++) {
+		const struct doc_node *r = NULL;
+		for (j = 0; j < all[0].n; j++)
+			if (all[0].a[j] != losers[i] &&
+			    !strcmp(doc_str(doc_map_get(all[0].a[j], "id")),
+				    ids[i]))
+				r = all[0].a[j];
+		for (s = 0; s < 2; s++) {
+			cur[0] = find_action(&b, ids[i]);
+			cur[s + 1] = find_action(&sides[s], ids[i]);
+			cur[3] = r;
+			check_no_loss(seed, cur[0], cur[s + 1], r, losers[i]);
+		}
+	}
+	memset(cur, 0, sizeof(cur));
+	actset_free(&all[0]);
+	actset_free(&all[1]);
+	actset_free(&b);
+	actset_free(&sides[0]);
+	actset_free(&sides[1]);
+}
+
+static void test_merge__random_plan_properties(void **state)
+{
+	uint64_t seed = env_u64("PLANSYNC_MERGE_SEED", 1),
+		 n = env_u64("PLANSYNC_MERGE_ROUNDS", 3000) / 3, i;
+	(void)state;
+	plan_renumbered = 0;
+	for (i = 0; i < n; i++)
+		plan_scenario(seed + i);
+	print_message(
+		"%llu plans, %u actions renumbered\n", (unsigned long long)n,
+		plan_renumbered);
+	if (n >= 300)
+		assert_true(plan_renumbered > n / 20);
 }
 
 int main(void)
@@ -1801,6 +2125,7 @@ int main(void)
 		cmocka_unit_test(test_merge__plan_meta),
 		cmocka_unit_test(test_merge__partners_safer_value),
 		cmocka_unit_test(test_merge__random_action_properties),
+		cmocka_unit_test(test_merge__random_plan_properties),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
