@@ -1070,6 +1070,14 @@ static int cred_http(git_credential **out, struct session *s, const char *user)
 		else if (strncmp(line, "password=", 9) == 0)
 			p = line + 9;
 	}
+	if ((status != 0 || !u || !p) && s->http_attempts > 1) {
+		s->auth_failed = 1;
+		cb_fail(s, ERROR_NET,
+			"cannot authenticate to remote '%s' (%s): the "
+			"credentials were refused",
+			s->name, s->url);
+		goto done;
+	}
 	if (status != 0 || !u || !p) {
 		cb_fail(s, ERROR_NET,
 			"cannot authenticate to remote '%s' (%s): no "

@@ -193,7 +193,7 @@ if start_http "$SRV"; then
 	start=$(date +%s)
 	expect 4 "auth: a wrong password is refused" -C "$T/a" push auth
 	err_one_line "auth refused: one line"
-	err_has "authenticat" "auth refused: says authentication failed"
+	err_has "credentials were refused" "auth refused: says authentication failed"
 	if [ $(($(date +%s) - start)) -lt 30 ]; then ok "auth refused: bounded attempts"; else notok "auth refused: took too long"; fi
 	if grep -q wrong "$T/err"; then notok "auth refused: printed the password"; else ok "auth refused: no password printed"; fi
 	if [ "$(refs "$T/a")" = "$before" ]; then ok "auth refused: no ref changed"; else notok "auth refused: refs changed"; fi
