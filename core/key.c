@@ -393,11 +393,13 @@ static int read_file(
 	char *buf = NULL;
 	size_t n = 0;
 	ssize_t r;
-	int fd = -1, error = 0;
+	int fd = -1, flags, error = 0;
 
-	fd =
-		open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC |
-				   (nofollow ? O_NOFOLLOW : 0));
+	/* O_NONBLOCK: a FIFO planted as the key must not hang us. */
+	flags = O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK;
+	if (nofollow)
+		flags |= O_NOFOLLOW;
+	fd = open(path, flags);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			error = error_set(

@@ -380,6 +380,31 @@ static void test_key__symlink_refused(void **state)
 	expect_msg(link);
 }
 
+/* A FIFO or a folder in the key's place is refused, never waited on. */
+static void test_key__not_regular_refused(void **state)
+{
+	char home[1100], path[1200];
+	struct key *k = NULL;
+
+	(void)state;
+	new_home(home, sizeof(home));
+	assert_int_equal(
+		key_generate(home, "F", "f@x.example", "", NULL, NULL), 0);
+	file_in(path, sizeof(path), home, "key");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(key_load(&k, home, NULL, NULL), ERROR_INVALID);
+	expect_msg("not a regular file");
+	assert_int_equal(
+		key_import_openssh(
+			tmpdir, path, NULL, "a@x.example", NULL, NULL, NULL),
+		ERROR_INVALID);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(key_load(&k, home, NULL, NULL), ERROR_INVALID);
+	assert_null(k);
+}
+
 static void test_key__existing_key_refused(void **state)
 {
 	char home[1100], path[1200], pub[1200], *before, *after, *pb, *pa;
@@ -934,6 +959,7 @@ int main(void)
 		cmocka_unit_test(test_key__empty_passphrase_refused),
 		cmocka_unit_test(test_key__readable_by_others_refused),
 		cmocka_unit_test(test_key__symlink_refused),
+		cmocka_unit_test(test_key__not_regular_refused),
 		cmocka_unit_test(test_key__existing_key_refused),
 		cmocka_unit_test(test_key__bad_fields_refused),
 		cmocka_unit_test(test_key__malformed_file_refused),
