@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "core/doc.h"
 #include "core/error.h"
@@ -1287,6 +1288,8 @@ edit_text(struct gen *g, const struct doc_node *v, int side)
 	/* Deleting the last word can leave a trailing space. */
 	while (len > 0 && out[len - 1] == ' ')
 		out[--len] = '\0';
+	if (len == 0) /* titles and action texts may not be empty */
+		snprintf(out, sizeof(out), "%s", m);
 	return doc_new_scalar(out);
 }
 
@@ -2099,6 +2102,418 @@ static void test_merge__random_plan_properties(void **state)
 		assert_true(plan_renumbered > n / 20);
 }
 
+/* ---- random plan.yaml and partners.yaml -----------------------------------
+ */
+
+static struct doc_node *rand_meta(struct gen *g)
+{
+	struct doc_node *m = doc_new_map(), *ps = doc_new_seq();
+	unsigned i;
+
+	doc_map_set(m, "schema", doc_new_scalar(PLAN_SCHEMA));
+	doc_map_set(m, "title", rand_text(g, 3 + rnd(&g->r) % 5));
+	doc_map_set(m, "partnership", doc_new_scalar("York Partnership"));
+	doc_map_set(m, "updated", doc_new_scalar("December 2023"));
+	for (i = 1; i <= 3; i++) {
+		struct doc_node *p = doc_new_map();
+		char id[8];
+		snprintf(id, sizeof(id), "P%u", i);
+		doc_map_set(p, "id", doc_new_scalar(id));
+		doc_map_set(p, "title", rand_text(g, 2 + rnd(&g->r) % 5));
+		if (rnd(&g->r) % 2)
+			doc_map_set(p, "focus", rand_text(g, 3));
+		doc_seq_append(ps, p);
+	}
+	doc_map_set(m, "priorities", ps);
+	return m;
+}
+
+static void mutate_meta(struct gen *g, struct doc_node *m, int side)
+{
+	unsigned nops = rnd(&g->r) % 4, i;
+	char buf[32];
+	static const char *const order[] = { "schema",      "title",
+					     "partnership", "updated",
+					     "priorities",  NULL };
+	static const char *const porder[] = { "id", "title", "focus", NULL };
+
+	for (i = 0; i < nops; i++) {
+		struct doc_node *ps = doc_map_get(m, "priorities"), *p;
+		p = ps->n ? ps->items[rnd(&g->r) % ps->n] : NULL;
+		switch (rnd(&g->r) % 7) {
+		case 0:
+			doc_map_set(
+				m, "title",
+				edit_text(g, doc_map_get(m, "title"), side));
+			break;
+		case 1:
+			marker(g, buf, sizeof(buf), side);
+			doc_map_set(m, "updated", doc_new_scalar(buf));
+			break;
+		case 2:
+			if (p)
+				doc_map_set(
+					p, "title",
+					edit_text(
+						g, doc_map_get(p, "title"),
+						side));
+			break;
+		case 3:
+			if (p && doc_map_get(p, "focus") && rnd(&g->r) % 3 == 0)
+				doc_map_remove(p, "focus");
+			else if (p)
+				put_canon(
+					p, porder, "focus",
+					edit_text(
+						g, doc_map_get(p, "focus"),
+						side));
+			break;
+		case 4: { /* both sides tend to add the same new ID */
+			struct doc_node *n = doc_new_map();
+			snprintf(buf, sizeof(buf), "P%u", 4 + rnd(&g->r) % 2);
+			if (doc_map_get(m, "x-dummy") || rnd(&g->r) % 8 == 0) {
+				doc_free(n);
+				break;
+			}
+			{
+				size_t k;
+				int dup = 0;
+				for (k = 0; k < ps->n; k++)
+					dup |= !strcmp(
+						doc_str(doc_map_get(
+							ps->items[k], "id")),
+						buf);
+				if (dup) {
+					doc_free(n);
+					break;
+				}
+			}
+			doc_map_set(n, "id", doc_new_scalar(buf));
+			doc_map_set(n, "title", edit_text(g, NULL, side));
+			doc_seq_append(ps, n);
+			break;
+		}
+		case 5:
+			if (ps->n > 1 && rnd(&g->r) % 3 == 0)
+				doc_seq_remove(ps, rnd(&g->r) % ps->n);
+			break;
+		case 6:
+			marker(g, buf, sizeof(buf), side);
+			put_canon(m, order, "x-extra", doc_new_scalar(buf));
+			break;
+		}
+	}
+}
+
+/* A valid ssh-ed25519 key line, different for every seed value. */
+static struct doc_node *rand_key(struct gen *g)
+{
+	unsigned char blob[51] = { 0,   0,   0,   11,  's', 's', 'h',
+				   '-', 'e', 'd', '2', '5', '5', '1',
+				   '9', 0,   0,   0,   32 };
+	char b64[128], line[160];
+	unsigned i;
+
+	for (i = 19; i < 51; i++)
+		blob[i] = (unsigned char)rnd(&g->r);
+	sodium_bin2base64(
+		b64, sizeof(b64), blob, sizeof(blob),
+		sodium_base64_VARIANT_ORIGINAL);
+	snprintf(line, sizeof(line), "ssh-ed25519 %s", b64);
+	return doc_new_scalar(line);
+}
+
+static struct doc_node *rand_partner(struct gen *g, const char *email)
+{
+	struct doc_node *p = doc_new_map();
+	doc_map_set(p, "email", doc_new_scalar(email));
+	doc_map_set(p, "name", rand_text(g, 2));
+	doc_map_set(p, "organisation", doc_new_scalar(orgs[rnd(&g->r) % 5]));
+	doc_map_set(
+		p, "role",
+		doc_new_scalar(rnd(&g->r) % 2 ? "editor" : "coordinator"));
+	doc_map_set(p, "key", rand_key(g));
+	doc_map_set(
+		p, "revoked", doc_new_plain(rnd(&g->r) % 4 ? "false" : "true"));
+	return p;
+}
+
+static struct doc_node *rand_partners(struct gen *g)
+{
+	struct doc_node *m = doc_new_map(), *ps = doc_new_seq();
+	unsigned i;
+	char email[32];
+
+	for (i = 0; i < 3; i++) {
+		snprintf(email, sizeof(email), "p%u@example.org", i);
+		doc_seq_append(ps, rand_partner(g, email));
+	}
+	doc_map_set(m, "partners", ps);
+	return m;
+}
+
+static void mutate_partners(struct gen *g, struct doc_node *m, int side)
+{
+	unsigned nops = rnd(&g->r) % 4, i;
+	char buf[32];
+
+	for (i = 0; i < nops; i++) {
+		struct doc_node *ps = doc_map_get(m, "partners"), *p;
+		p = ps->n ? ps->items[rnd(&g->r) % ps->n] : NULL;
+		switch (rnd(&g->r) % 7) {
+		case 0:
+			if (p)
+				doc_map_set(
+					p, "revoked", doc_new_plain("true"));
+			break;
+		case 1:
+			if (p)
+				doc_map_set(
+					p, "role",
+					doc_new_scalar(
+						!strcmp(doc_str(doc_map_get(
+								p, "role")),
+							"editor") ?
+							"coordinator" :
+							"editor"));
+			break;
+		case 2:
+			marker(g, buf, sizeof(buf), side);
+			if (p)
+				doc_map_set(p, "name", doc_new_scalar(buf));
+			break;
+		case 3:
+			if (p)
+				doc_map_set(p, "key", rand_key(g));
+			break;
+		case 4:
+			if (p && rnd(&g->r) % 3 == 0)
+				doc_seq_remove(ps, rnd(&g->r) % ps->n);
+			break;
+		case 5: {
+			size_t k;
+			int dup = 0;
+			snprintf(
+				buf, sizeof(buf), "n%u@example.org",
+				rnd(&g->r) % 2);
+			for (k = 0; k < ps->n; k++)
+				dup |=
+					!strcmp(doc_str(doc_map_get(
+							ps->items[k], "email")),
+						buf);
+			if (!dup) {
+				struct doc_node *n = rand_partner(g, buf);
+				marker(g, buf, sizeof(buf), side);
+				doc_map_set(n, "name", doc_new_scalar(buf));
+				doc_seq_append(ps, n);
+			}
+			break;
+		}
+		case 6:
+			marker(g, buf, sizeof(buf), side);
+			if (p)
+				doc_map_set(p, "x-note", doc_new_scalar(buf));
+			break;
+		}
+	}
+}
+
+/* Every marker of side s (not in base) is in the result or a record. */
+static void check_markers(
+	uint64_t seed,
+	const struct doc_node *b,
+	const struct doc_node *s,
+	const struct merge_result *r)
+{
+	char *es = emit(s), *eb = emit(b), *er = emit(r->doc), *p;
+	size_t i;
+
+	for (p = es; (p = strstr(p, "mk")) != NULL; p += 2) {
+		char w[32];
+		int found;
+		snprintf(
+			w, sizeof(w), "%.*s", (int)strspn(p, "mkot0123456789"),
+			p);
+		found = strstr(eb, w) || strstr(er, w);
+		for (i = 0; i < r->nconflicts && !found; i++) {
+			char *k = emit(r->conflicts[i].kept),
+			     *o = emit(r->conflicts[i].other);
+			found = strstr(k, w) || strstr(o, w);
+			free(k);
+			free(o);
+		}
+		if (!found)
+			failed(seed, "no loss (marker)", w);
+	}
+	free(es);
+	free(eb);
+	free(er);
+}
+
+static const char *
+partner_field(const struct doc_node *ps, const char *email, const char *key)
+{
+	size_t i;
+	for (i = 0; ps && i < ps->n; i++)
+		if (!strcmp(doc_str(doc_map_get(ps->items[i], "email")), email))
+			return doc_str(doc_map_get(ps->items[i], key));
+	return NULL;
+}
+
+/* SPEC 3: revoked wins; editor wins over coordinator. */
+static void check_partner_safety(
+	uint64_t seed,
+	const struct doc_node *b,
+	const struct doc_node *o,
+	const struct doc_node *t,
+	const struct doc_node *r)
+{
+	const struct doc_node *pr = doc_map_get(r, "partners"),
+			      *pb = doc_map_get(b, "partners"),
+			      *sides[2] = { doc_map_get(o, "partners"),
+					    doc_map_get(t, "partners") };
+	size_t i;
+	int s;
+
+	for (i = 0; pr && i < pr->n; i++) {
+		const char *email = doc_str(doc_map_get(pr->items[i], "email"));
+		const char *rev = partner_field(pr, email, "revoked");
+		const char *role = partner_field(pr, email, "role");
+		const char *brev = partner_field(pb, email, "revoked");
+		const char *brole = partner_field(pb, email, "role");
+		const char *srole[2];
+		for (s = 0; s < 2; s++) {
+			const char *v =
+				partner_field(sides[s], email, "revoked");
+			srole[s] = partner_field(sides[s], email, "role");
+			if (v && !strcmp(v, "true") &&
+			    (!brev || strcmp(brev, "true")) &&
+			    strcmp(rev, "true"))
+				failed(seed, "revoked wins", email);
+			/* Deleted on one side while the other changed it. */
+			if (brev && !v && strcmp(rev, "true")) {
+				char *eb = NULL, *eo = NULL;
+				const struct doc_node *x = NULL;
+				size_t k;
+				for (k = 0; k < sides[1 - s]->n; k++)
+					if (!strcmp(doc_str(doc_map_get(
+							    sides[1 - s]
+								    ->items[k],
+							    "email")),
+						    email))
+						x = sides[1 - s]->items[k];
+				for (k = 0; k < pb->n; k++)
+					if (!strcmp(doc_str(doc_map_get(
+							    pb->items[k],
+							    "email")),
+						    email)) {
+						eb = emit(pb->items[k]);
+						eo = emit(x);
+					}
+				if (eb && eo && strcmp(eb, eo))
+					failed(seed, "kept partner is revoked",
+					       email);
+				free(eb);
+				free(eo);
+			}
+		}
+		if (srole[0] && srole[1] && strcmp(srole[0], srole[1]) &&
+		    (!brole ||
+		     (strcmp(brole, srole[0]) && strcmp(brole, srole[1]))) &&
+		    strcmp(role, "editor"))
+			failed(seed, "editor wins", email);
+	}
+}
+
+static void file_scenario(uint64_t seed, enum plan_file_kind kind)
+{
+	struct gen g;
+	struct doc_node *b, *o, *t;
+	struct merge_result r1 = MERGE_RESULT_INIT, r2 = MERGE_RESULT_INIT,
+			    r3 = MERGE_RESULT_INIT;
+	struct oracle orc;
+	struct merge_ctx ctx = { oracle_who, &orc };
+	char *e1, *e2;
+
+	memset(&g, 0, sizeof(g));
+	g.r.s = mix(seed ^ (kind == PLAN_FILE_PLAN ? 0xaa : 0xbb)) | 1;
+	memset(&orc, 0, sizeof(orc));
+	orc.seed = mix(seed ^ 0x33);
+	orc.file = kind_path(kind);
+	memset(cur, 0, sizeof(cur));
+	b = kind == PLAN_FILE_PLAN ? rand_meta(&g) : rand_partners(&g);
+	o = doc_clone(b);
+	t = doc_clone(b);
+	if (kind == PLAN_FILE_PLAN) {
+		mutate_meta(&g, o, 0);
+		mutate_meta(&g, t, 1);
+	} else {
+		mutate_partners(&g, o, 0);
+		mutate_partners(&g, t, 1);
+	}
+	b = reparse(seed, kind, b);
+	o = reparse(seed, kind, o);
+	t = reparse(seed, kind, t);
+	cur[0] = b;
+	cur[1] = o;
+	cur[2] = t;
+	if (merge_file(&r1, kind, b, o, t, &ctx) < 0)
+		failed(seed, "merges", error_message());
+	orc.swap = 1;
+	if (merge_file(&r2, kind, b, t, o, &ctx) < 0)
+		failed(seed, "merges", error_message());
+	orc.swap = 0;
+	cur[3] = r1.doc;
+	e1 = emit(r1.doc);
+	e2 = emit(r2.doc);
+	check_same(seed, "convergence", e1, e2);
+	free(e2);
+	{
+		struct doc_node *c = doc_clone(r1.doc);
+		if (plan_check(c, kind, kind_path(kind)) < 0)
+			failed(seed, "valid", error_message());
+		e2 = emit(c);
+		check_same(seed, "canonical", e1, e2);
+		free(e2);
+		doc_free(c);
+	}
+	check_markers(seed, b, o, &r1);
+	check_markers(seed, b, t, &r1);
+	if (kind == PLAN_FILE_PARTNERS)
+		check_partner_safety(seed, b, o, t, r1.doc);
+	/* Idempotence. */
+	if (merge_file(&r3, kind, o, r1.doc, o, &ctx) < 0)
+		failed(seed, "merges", error_message());
+	e2 = emit(r3.doc);
+	check_same(seed, "idempotence", e1, e2);
+	free(e2);
+	merge_result_release(&r3);
+	if (merge_file(&r3, kind, b, r1.doc, r1.doc, &ctx) < 0)
+		failed(seed, "merges", error_message());
+	e2 = emit(r3.doc);
+	check_same(seed, "idempotence", e1, e2);
+	free(e2);
+	free(e1);
+	merge_result_release(&r1);
+	merge_result_release(&r2);
+	merge_result_release(&r3);
+	memset(cur, 0, sizeof(cur));
+	doc_free(b);
+	doc_free(o);
+	doc_free(t);
+}
+
+static void test_merge__random_plan_meta_and_partners(void **state)
+{
+	uint64_t seed = env_u64("PLANSYNC_MERGE_SEED", 1),
+		 n = env_u64("PLANSYNC_MERGE_ROUNDS", 3000) / 3, i;
+	(void)state;
+	for (i = 0; i < n; i++) {
+		file_scenario(seed + i, PLAN_FILE_PLAN);
+		file_scenario(seed + i, PLAN_FILE_PARTNERS);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2126,6 +2541,7 @@ int main(void)
 		cmocka_unit_test(test_merge__partners_safer_value),
 		cmocka_unit_test(test_merge__random_action_properties),
 		cmocka_unit_test(test_merge__random_plan_properties),
+		cmocka_unit_test(test_merge__random_plan_meta_and_partners),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
