@@ -3,6 +3,7 @@
  */
 #include "verify.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -649,28 +650,119 @@ static int key_revoked_locally(
 	return 0;
 }
 
+/* One commit on its way through the checks. */
+struct job {
+	struct verify_result res;
+	int bad; /* verdict decided before the signature check */
+	char *payload, *sig;
+	size_t payload_len, sig_len;
+	struct commit_info info;
+	int sig_error; /* what sshsig_verify returned */
+	unsigned char pk[KEY_PUBLIC_BYTES];
+};
+
+static void job_release(struct job *j)
+{
+	commit_info_release(&j->info);
+	free(j->payload);
+	free(j->sig);
+	j->payload = j->sig = NULL;
+}
+
+/*
+ * Split and parse a raw commit.  The verdict is set, and j->bad, when the
+ * commit is already bad (malformed, unsigned).
+ */
+static int job_split(struct job *j, const char *raw, size_t raw_len)
+{
+	int error;
+
+	j->bad = 1;
+	error = sshsig_commit_split(
+		&j->payload, &j->payload_len, &j->sig, &j->sig_len, raw,
+		raw_len);
+	if (error == ERROR_VERIFY) {
+		set_bad(&j->res, VERIFY_MALFORMED, "%s", error_message());
+		error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	if (!j->sig) {
+		set_bad(&j->res, VERIFY_UNSIGNED,
+			"not signed (no gpgsig header)");
+		return 0;
+	}
+	if ((error = commit_parse(&j->info, j->payload, j->payload_len)) < 0) {
+		if (error != -1)
+			return error;
+		set_bad(&j->res, VERIFY_MALFORMED,
+			"commit headers are not tree, parents, author");
+		return 0;
+	}
+	j->bad = 0;
+	return 0;
+}
+
+/* Read commit id and split it. */
+static int job_prepare(struct job *j, git_odb *odb, const git_oid *id)
+{
+	git_odb_object *obj = NULL;
+	int error;
+
+	memset(j, 0, sizeof(*j));
+	result_init(&j->res, id);
+	if ((error = git_odb_read(&obj, odb, id)) < 0) {
+		error = git_fail(error, "cannot read commit %s", j->res.id);
+		goto done;
+	}
+	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
+		error = error_set(
+			ERROR_INVALID, "object %s is not a commit", j->res.id);
+		goto done;
+	}
+	error = job_split(
+		j, git_odb_object_data(obj), git_odb_object_size(obj));
+done:
+	if (error < 0)
+		job_release(j);
+	git_odb_object_free(obj);
+	return error;
+}
+
+/*
+ * The Ed25519 check, the costly part, free of any shared state but the
+ * error message sshsig_verify sets when it fails: verify_range runs this
+ * on several threads and never reads that message (check_signature
+ * verifies a failed signature again, on one thread, for its reason).
+ */
+static void job_crypto(struct job *j)
+{
+	if (!j->bad)
+		j->sig_error = sshsig_verify(
+			j->pk, j->sig, j->sig_len, j->payload, j->payload_len);
+}
+
 /*
  * Signature, key and author rules.  trust NULL: untrusted, and `where`
  * says why; else `where` names the trust list ("partners.yaml of parent
  * 1a2b3c4").
  */
 static int check_signature(
-	struct verify_result *out,
-	const char *payload,
-	size_t payload_len,
-	const char *sig,
-	size_t sig_len,
-	const struct commit_info *info,
+	struct job *j,
 	const struct verify_partners *trust,
 	const char *where,
 	const struct verify_options *opts)
 {
+	struct verify_result *out = &j->res;
+	const struct commit_info *info = &j->info;
 	const struct partner_entry *match = NULL, *e;
 	int error, revoked = 0;
 	size_t i;
 
-	if ((error = sshsig_verify(
-		     out->key, sig, sig_len, payload, payload_len)) < 0) {
+	if (j->sig_error < 0 && (error = sshsig_verify(
+					 j->pk, j->sig, j->sig_len, j->payload,
+					 j->payload_len)) < 0) {
 		if (error != ERROR_VERIFY)
 			return error;
 		set_bad(out, VERIFY_BAD_SIGNATURE, "bad signature: %s",
@@ -678,6 +770,7 @@ static int check_signature(
 		error_clear();
 		return 0;
 	}
+	memcpy(out->key, j->pk, KEY_PUBLIC_BYTES);
 	out->has_key = 1;
 	key_fingerprint(out->fingerprint, out->key);
 	if (!trust) {
@@ -734,49 +827,6 @@ static int check_signature(
 	return 0;
 }
 
-/*
- * Split and parse a raw commit.  Returns 0 and *done = 1 with the verdict
- * set when the commit is already bad (malformed, unsigned).
- */
-static int split_and_parse(
-	struct verify_result *out,
-	int *bad,
-	char **payload,
-	size_t *payload_len,
-	char **sig,
-	size_t *sig_len,
-	struct commit_info *info,
-	const char *raw,
-	size_t raw_len)
-{
-	int error;
-
-	*bad = 1;
-	memset(info, 0, sizeof(*info));
-	error = sshsig_commit_split(
-		payload, payload_len, sig, sig_len, raw, raw_len);
-	if (error == ERROR_VERIFY) {
-		set_bad(out, VERIFY_MALFORMED, "%s", error_message());
-		error_clear();
-		return 0;
-	}
-	if (error < 0)
-		return error;
-	if (!*sig) {
-		set_bad(out, VERIFY_UNSIGNED, "not signed (no gpgsig header)");
-		return 0;
-	}
-	if ((error = commit_parse(info, *payload, *payload_len)) < 0) {
-		if (error != -1)
-			return error;
-		set_bad(out, VERIFY_MALFORMED,
-			"commit headers are not tree, parents, author");
-		return 0;
-	}
-	*bad = 0;
-	return 0;
-}
-
 int verify_signature(
 	struct verify_result *out,
 	const char *raw,
@@ -784,24 +834,18 @@ int verify_signature(
 	const struct verify_partners *trust,
 	const struct verify_options *opts)
 {
-	char *payload = NULL, *sig = NULL;
-	size_t payload_len = 0, sig_len = 0;
-	struct commit_info info;
-	int error, bad;
+	struct job j;
+	int error;
 
-	result_init(out, NULL);
-	if ((error = split_and_parse(
-		     out, &bad, &payload, &payload_len, &sig, &sig_len, &info,
-		     raw, raw_len)) < 0 ||
-	    bad)
+	memset(&j, 0, sizeof(j));
+	result_init(&j.res, NULL);
+	if ((error = job_split(&j, raw, raw_len)) < 0 || j.bad)
 		goto done;
-	error = check_signature(
-		out, payload, payload_len, sig, sig_len, &info, trust,
-		"the trusted partners", opts);
+	job_crypto(&j);
+	error = check_signature(&j, trust, "the trusted partners", opts);
 done:
-	commit_info_release(&info);
-	free(payload);
-	free(sig);
+	*out = j.res;
+	job_release(&j);
 	return error;
 }
 
@@ -840,103 +884,82 @@ static int trust_of(
 	return 0;
 }
 
-int verify_commit(
-	struct verify_result *out,
+/* Every rule but the split, on a prepared job whose crypto ran. */
+static int job_rules(
+	struct job *j,
 	git_repository *repo,
-	const git_oid *id,
+	git_odb *odb,
 	const struct verify_options *opts,
 	struct verify_cache *cache)
 {
-	git_odb *odb = NULL;
-	git_odb_object *obj = NULL;
-	char *payload = NULL, *sig = NULL;
-	size_t payload_len = 0, sig_len = 0, i;
-	struct commit_info info;
+	struct verify_result *out = &j->res;
+	const struct commit_info *info = &j->info;
 	const struct verify_partners *trust = NULL;
 	enum pstate own = PS_NONE, ps = PS_NONE;
 	git_oid own_blob, pblob;
 	char where[64], why[VERIFY_REASON_MAX], hex[SHORT_ID + 1];
-	int error, bad, changed;
+	int error, changed;
+	size_t i;
 
-	memset(&info, 0, sizeof(info));
+	if (j->bad)
+		return 0;
 	memset(&own_blob, 0, sizeof(own_blob));
 	memset(&pblob, 0, sizeof(pblob));
-	result_init(out, id);
-	if ((error = git_repository_odb(&odb, repo)) < 0) {
-		error = git_fail(error, "cannot open the object database");
-		goto done;
-	}
-	if ((error = git_odb_read(&obj, odb, id)) < 0) {
-		error = git_fail(error, "cannot read commit %s", out->id);
-		goto done;
-	}
-	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
-		error = error_set(
-			ERROR_INVALID, "object %s is not a commit", out->id);
-		goto done;
-	}
-	if ((error = split_and_parse(
-		     out, &bad, &payload, &payload_len, &sig, &sig_len, &info,
-		     git_odb_object_data(obj), git_odb_object_size(obj))) < 0 ||
-	    bad)
-		goto done;
-	if ((error = tree_state(&own, &own_blob, cache, repo, id, &info.tree)) <
+	if ((error = tree_state(
+		     &own, &own_blob, cache, repo, &out->commit, &info->tree)) <
 	    0)
-		goto done;
-
+		return error;
 	why[0] = '\0';
-	if (info.nparents == 0) {
+	if (info->nparents == 0) {
 		snprintf(where, sizeof(where), "the root commit itself");
 		if ((error = trust_of(
 			     &trust, why, sizeof(why), cache, repo, own,
 			     &own_blob, where)) < 0)
-			goto done;
+			return error;
 	} else {
-		short_id(hex, &info.parents[0]);
+		short_id(hex, &info->parents[0]);
 		snprintf(where, sizeof(where), "parent %s", hex);
 		if ((error = commit_state(
-			     &ps, &pblob, cache, repo, odb, &info.parents[0])) <
-			    0 ||
+			     &ps, &pblob, cache, repo, odb,
+			     &info->parents[0])) < 0 ||
 		    (error = trust_of(
 			     &trust, why, sizeof(why), cache, repo, ps, &pblob,
 			     where)) < 0)
-			goto done;
+			return error;
 	}
 	if (trust)
 		snprintf(why, sizeof(why), "partners.yaml of %s", where);
-	if ((error = check_signature(
-		     out, payload, payload_len, sig, sig_len, &info, trust, why,
-		     opts)) < 0 ||
+	if ((error = check_signature(j, trust, why, opts)) < 0 ||
 	    out->verdict != VERIFY_GOOD)
-		goto done;
+		return error;
 
-	if (info.nparents == 0) {
+	if (info->nparents == 0) {
 		if (!out->coordinator)
 			set_bad(out, VERIFY_NOT_COORDINATOR,
 				"root commit signed by %s, who is not a "
 				"coordinator in its partners.yaml",
 				out->email);
-		goto done;
+		return 0;
 	}
 	/* Changed: differs from every parent (SPEC.md 3; see verify.h). */
 	changed = 1;
-	for (i = 0; i < info.nparents && changed; i++) {
+	for (i = 0; i < info->nparents && changed; i++) {
 		if (i > 0 && (error = commit_state(
 				      &ps, &pblob, cache, repo, odb,
-				      &info.parents[i])) < 0)
-			goto done;
+				      &info->parents[i])) < 0)
+			return error;
 		if (ps == own &&
 		    (own != PS_BLOB || git_oid_equal(&pblob, &own_blob)))
 			changed = 0;
 	}
 	if (!changed)
-		goto done;
+		return 0;
 	if (!out->coordinator) {
 		set_bad(out, VERIFY_NOT_COORDINATOR,
 			"changes partners.yaml, but %s is not a coordinator in "
 			"partners.yaml of %s",
 			out->email, where);
-		goto done;
+		return 0;
 	}
 	if (own == PS_NONE) {
 		set_bad(out, VERIFY_MALFORMED, "removes partners.yaml");
@@ -947,20 +970,100 @@ int verify_commit(
 		struct blob_slot *s;
 
 		if ((error = partners_load(&s, cache, repo, &own_blob)) < 0)
-			goto done;
+			return error;
 		if (!s->partners)
 			set_bad(out, VERIFY_MALFORMED, "invalid %s", s->error);
 	}
+	return 0;
+}
+
+int verify_commit(
+	struct verify_result *out,
+	git_repository *repo,
+	const git_oid *id,
+	const struct verify_options *opts,
+	struct verify_cache *cache)
+{
+	git_odb *odb = NULL;
+	struct job j;
+	int error;
+
+	memset(&j, 0, sizeof(j));
+	result_init(out, id);
+	if ((error = git_repository_odb(&odb, repo)) < 0) {
+		error = git_fail(error, "cannot open the object database");
+		goto done;
+	}
+	if ((error = job_prepare(&j, odb, id)) < 0)
+		goto done;
+	job_crypto(&j);
+	if ((error = job_rules(&j, repo, odb, opts, cache)) < 0)
+		goto done;
+	*out = j.res;
 done:
-	commit_info_release(&info);
-	free(payload);
-	free(sig);
-	git_odb_object_free(obj);
+	job_release(&j);
 	git_odb_free(odb);
 	return error;
 }
 
 /* ---- history ------------------------------------------------------------ */
+
+#define BATCH 256 /* commits read ahead, their signatures checked at once */
+#define MAX_THREADS 8
+
+struct crypto_share {
+	struct job *jobs;
+	size_t n, first, step;
+};
+
+static void *crypto_worker(void *arg)
+{
+	struct crypto_share *s = arg;
+	size_t i;
+
+	for (i = s->first; i < s->n; i += s->step)
+		job_crypto(&s->jobs[i]);
+	return NULL;
+}
+
+/* Check the signatures of n jobs, on up to nthreads threads. */
+static void run_crypto(struct job *jobs, size_t n, size_t nthreads)
+{
+	pthread_t th[MAX_THREADS];
+	struct crypto_share share[MAX_THREADS];
+	int started[MAX_THREADS];
+	size_t k;
+
+	if (nthreads > n / 8)
+		nthreads = n / 8; /* not worth a thread for a few */
+	if (nthreads < 2) {
+		for (k = 0; k < n; k++)
+			job_crypto(&jobs[k]);
+		return;
+	}
+	for (k = 0; k < nthreads; k++) {
+		share[k].jobs = jobs;
+		share[k].n = n;
+		share[k].first = k;
+		share[k].step = nthreads;
+		started[k] = k > 0 && pthread_create(
+					      &th[k], NULL, crypto_worker,
+					      &share[k]) == 0;
+	}
+	for (k = 0; k < nthreads; k++)
+		if (!started[k])
+			crypto_worker(&share[k]);
+	for (k = 1; k < nthreads; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+}
+
+static size_t thread_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (size_t)n;
+}
 
 static int walk_verify(
 	git_repository *repo,
@@ -971,33 +1074,68 @@ static int walk_verify(
 	void *payload)
 {
 	struct verify_cache *own = NULL;
-	struct verify_result r;
+	struct job *jobs = NULL;
+	git_odb *odb = NULL;
+	size_t n = 0, i, nthreads = thread_count();
 	git_oid id;
-	int error;
+	int error = 0, walked = 0;
 
 	if (!cache) {
 		if ((error = verify_cache_new(&own)) < 0)
 			goto done;
 		cache = own;
 	}
-	while ((error = git_revwalk_next(&id, walk)) == 0) {
-		if ((error = verify_commit(&r, repo, &id, opts, cache)) < 0)
-			goto done;
-		if (cb) {
-			if ((error = cb(&r, payload)) != 0)
+	if (!(jobs = calloc(BATCH, sizeof(*jobs)))) {
+		error = error_nomem();
+		goto done;
+	}
+	if ((error = git_repository_odb(&odb, repo)) < 0) {
+		error = git_fail(error, "cannot open the object database");
+		goto done;
+	}
+	while (!walked) {
+		for (n = 0; n < BATCH; n++) {
+			if ((error = git_revwalk_next(&id, walk)) ==
+			    GIT_ITEROVER) {
+				walked = 1;
+				break;
+			}
+			if (error < 0) {
+				error = git_fail(
+					error, "cannot walk the history");
 				goto done;
-		} else if (r.verdict != VERIFY_GOOD) {
-			error = error_set(
-				ERROR_VERIFY, "commit %.*s %s: %s", SHORT_ID,
-				r.id, verify_verdict_name(r.verdict), r.reason);
-			goto done;
+			}
+			if ((error = job_prepare(&jobs[n], odb, &id)) < 0)
+				goto done;
+		}
+		run_crypto(jobs, n, nthreads);
+		for (i = 0; i < n; i++) {
+			struct verify_result *r = &jobs[i].res;
+
+			if ((error = job_rules(
+				     &jobs[i], repo, odb, opts, cache)) < 0)
+				goto done;
+			job_release(&jobs[i]);
+			if (cb) {
+				if ((error = cb(r, payload)) != 0)
+					goto done;
+			} else if (r->verdict != VERIFY_GOOD) {
+				error = error_set(
+					ERROR_VERIFY, "commit %.*s %s: %s",
+					SHORT_ID, r->id,
+					verify_verdict_name(r->verdict),
+					r->reason);
+				goto done;
+			}
 		}
 	}
-	if (error == GIT_ITEROVER)
-		error = 0;
-	else
-		error = git_fail(error, "cannot walk the history");
+	error = 0;
+	n = 0;
 done:
+	for (i = 0; jobs && i < n; i++)
+		job_release(&jobs[i]);
+	free(jobs);
+	git_odb_free(odb);
 	verify_cache_free(own);
 	return error;
 }

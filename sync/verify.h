@@ -23,7 +23,10 @@
  * Cost: one object read per commit, one root tree lookup per commit to
  * find partners.yaml's blob id, and one parse per distinct partners.yaml
  * blob (struct verify_cache keeps them, and each commit's partners.yaml
- * blob id so a child never reads its parent again).
+ * blob id so a child never reads its parent again).  verify_range reads
+ * commits in batches of 256 and checks their Ed25519 signatures on as many
+ * threads as there are CPUs (up to 8); every rule after that, and every
+ * callback, runs on the calling thread in walk order.
  *
  * Timestamps play no part: a key revoked in a parent's partners.yaml is
  * refused whatever the commit's dates say.  That alone does not stop a

@@ -681,6 +681,73 @@ static void test_verify__cache_shared(void **state)
 	verify_cache_free(cache);
 }
 
+struct reasons {
+	size_t n;
+	git_oid ids[300];
+	enum verify_verdict v[300];
+	char reason[300][VERIFY_REASON_MAX];
+};
+
+static int reasons_cb(const struct verify_result *r, void *payload)
+{
+	struct reasons *c = payload;
+
+	assert_true(c->n < 300);
+	c->ids[c->n] = r->commit;
+	c->v[c->n] = r->verdict;
+	snprintf(c->reason[c->n], VERIFY_REASON_MAX, "%s", r->reason);
+	c->n++;
+	return 0;
+}
+
+static void test_verify__range_many(void **state)
+{
+	struct fx *f = *state;
+	struct reasons *c = calloc(1, sizeof(*c));
+	enum verify_verdict want[241];
+	unsigned flags;
+	const struct key *k;
+	git_oid prev = f->root, id;
+	char buf[32], reason[VERIFY_REASON_MAX];
+	size_t i, bad = 0;
+
+	/* enough commits for the signatures to be checked in parallel,
+	 * with bad ones scattered among them */
+	assert_non_null(c);
+	want[0] = VERIFY_GOOD;
+	for (i = 0; i < 240; i++) {
+		snprintf(buf, sizeof(buf), "n: %zu\n", i);
+		flags = i % 37 == 5 ? HELPER_SIGN_TAMPER_SIG :
+			i % 41 == 7 ? HELPER_SIGN_TAMPER_MESSAGE :
+				      0;
+		k = i % 53 == 11 ? rogue : i % 2 ? editor : carol;
+		want[i + 1] = flags      ? VERIFY_BAD_SIGNATURE :
+			      k == rogue ? VERIFY_UNKNOWN_KEY :
+					   VERIFY_GOOD;
+		bad += want[i + 1] != VERIFY_GOOD;
+		change(&id, f, &prev, "plan.yaml", buf, k, flags);
+		prev = id;
+	}
+	assert_int_equal(bad, 7 + 6 + 5);
+	assert_int_equal(
+		verify_range(
+			f->repo, &prev, 1, NULL, 0, NULL, NULL, reasons_cb, c),
+		0);
+	assert_int_equal(c->n, 241);
+	for (i = 0; i < c->n; i++) {
+		/* a linear history: reported in the order it was made */
+		assert_int_equal(c->v[i], want[i]);
+		/* the same verdicts and reasons as one commit at a time */
+		assert_int_equal(
+			verdict(f, &c->ids[i], NULL, reason, sizeof(reason)),
+			c->v[i]);
+		assert_string_equal(reason, c->reason[i]);
+	}
+	assert_true(git_oid_equal(&c->ids[0], &f->root));
+	assert_true(git_oid_equal(&c->ids[240], &prev));
+	free(c);
+}
+
 /* ---- the shared vectors ------------------------------------------------- */
 
 static char *slurp(const char *path, size_t *len)
@@ -1033,6 +1100,7 @@ int main(void)
 		FX(test_verify__history),
 		cmocka_unit_test(test_verify__history_unborn),
 		FX(test_verify__cache_shared),
+		FX(test_verify__range_many),
 		cmocka_unit_test(test_verify__vectors),
 		cmocka_unit_test(test_verify__stock_git),
 	};
