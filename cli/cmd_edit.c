@@ -84,8 +84,6 @@ static int ask_again(void)
 {
 	char line[64];
 
-	if (!isatty(STDIN_FILENO))
-		return 0;
 	fprintf(stderr, "edit again? [Y/n] ");
 	fflush(stderr);
 	if (!fgets(line, sizeof(line), stdin))
@@ -176,12 +174,18 @@ int cmd_edit(int argc, char **argv)
 			&after, PLAN_FILE_ACTION, path, edited, edited_len);
 		if (error == 0)
 			break;
+		if (!isatty(STDIN_FILENO)) {
+			char why[768];
+
+			/* No one to ask: the reason is the one line shown. */
+			snprintf(why, sizeof(why), "%s", error_message());
+			error = error_set(error, "%s; nothing changed", why);
+			goto done;
+		}
 		fprintf(stderr, "plansync: %s\n", error_message());
 		if (!ask_again()) {
 			error = error_set(
-				error,
-				"%s: edit not valid; nothing "
-				"changed",
+				error, "%s: edit abandoned; nothing changed",
 				id);
 			goto done;
 		}

@@ -53,7 +53,7 @@ int cmd_set(int argc, char **argv)
 	char *msg = NULL, *summary = NULL;
 	int c, error;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			print_help();
 			return 0;
