@@ -229,6 +229,46 @@ static int canon_set(
 
 /* ---- conflicts -------------------------------------------------------- */
 
+/* Empty (unknown) or 40 or 64 lowercase hex digits. */
+static int commit_ok(const char *c)
+{
+	size_t n = strspn(c, "0123456789abcdef");
+	return c[n] == '\0' && (n == 0 || n == 40 || n == 64);
+}
+
+/*
+ * The field of a record is one non-empty line: a key outside the schema
+ * named "" or holding line breaks is written with them escaped.
+ */
+static char *field_name(const char *path)
+{
+	size_t n = 3, i, j = 0;
+	char *s;
+
+	for (i = 0; path[i]; i++)
+		n += (path[i] == '\n' || path[i] == '\r' || path[i] == '\\') ?
+			     2 :
+			     1;
+	if (!(s = malloc(n)))
+		return NULL;
+	if (!*path) {
+		memcpy(s, "\"\"", 3);
+		return s;
+	}
+	for (i = 0; path[i]; i++) {
+		if (path[i] == '\n' || path[i] == '\r' || path[i] == '\\') {
+			s[j++] = '\\';
+			s[j++] = path[i] == '\n' ? 'n' :
+				 path[i] == '\r' ? 'r' :
+						   '\\';
+		} else {
+			s[j++] = path[i];
+		}
+	}
+	s[j] = '\0';
+	return s;
+}
+
 static int
 who(struct merge_who *out,
     struct state *st,
@@ -250,6 +290,11 @@ who(struct merge_who *out,
 		out->commit = "";
 	if (!out->email)
 		out->email = "";
+	if (!commit_ok(out->commit))
+		return error_set(
+			ERROR_INVALID,
+			"history of field '%s' gave a bad commit id '%.64s'",
+			field, out->commit);
 	return 0;
 }
 
@@ -292,7 +337,7 @@ record(struct state *st,
 	c = &st->conf[st->nconf];
 	memset(c, 0, sizeof(*c));
 	st->nconf++;
-	c->field = strdup(field);
+	c->field = field_name(field);
 	c->kept_by = strdup(kw->email);
 	c->kept_commit = strdup(kw->commit);
 	c->other_by = strdup(ow->email);
