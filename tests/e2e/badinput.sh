@@ -85,6 +85,13 @@ gen_folder_as_action() {
 	mkdir "$1/actions/P1/P1-A3.yaml"
 }
 
+# run ARGS...: like ps, but a plansync that hangs (a FIFO opened for
+# reading blocks) is stopped after 20 seconds and counts as exit 124.
+run() {
+	timeout 20 "$PLANSYNC_BIN" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
 # bad NAME FILE POS RULE: run the case.  FILE is the path the message must
 # name; POS is 1 if it must give FILE:line:col; RULE an ERE (any case) the
 # rest of the message must match.
@@ -104,9 +111,9 @@ bad() {
 	before=$(tree_sum "$d")
 	for cmd in list export; do
 		if [ $cmd = list ]; then
-			ps -C "$d" list
+			run -C "$d" list
 		else
-			ps -C "$d" export --format html -o "$case_dir/out/report.html"
+			run -C "$d" export --format html -o "$case_dir/out/report.html"
 		fi
 		msg=$(head -n 1 "$T/err")
 		if [ "$rc" -eq 1 ]; then
