@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* syncfs */
 #include "fsutil.h"
 
 #include <errno.h>
@@ -155,12 +156,13 @@ static int fsync_dir(const char *dir)
 	return error;
 }
 
-int fsutil_write_atomic_flags(
+int fsutil_write_temp(
+	char **out_tmp,
 	const char *path,
 	const void *buf,
 	size_t len,
 	mode_t mode,
-	int sync_dir)
+	int sync_file)
 {
 	char *dir = NULL, *tmp = NULL;
 	const char *base;
@@ -185,10 +187,8 @@ int fsutil_write_atomic_flags(
 		uint32_t r = randombytes_random();
 
 		snprintf(
-			tmp, tmpsize, "%s%s.%s.%08x.tmp",
-			strcmp(dir, ".") ? dir : "",
-			strcmp(dir, ".") ? (strcmp(dir, "/") ? "/" : "") : "",
-			base, (unsigned)r);
+			tmp, tmpsize, "%.*s.%s.%08x.tmp", (int)(base - path),
+			path, base, (unsigned)r);
 		fd = open(
 			tmp,
 			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -200,6 +200,8 @@ int fsutil_write_atomic_flags(
 		error = error_set(
 			ERROR_GENERIC, "cannot create '%s': %s", tmp,
 			strerror(errno));
+		free(tmp);
+		tmp = NULL;
 		goto done;
 	}
 	while (done_len < len) {
@@ -215,7 +217,7 @@ int fsutil_write_atomic_flags(
 		}
 		done_len += (size_t)w;
 	}
-	if (fsync(fd) < 0) {
+	if (sync_file && fsync(fd) < 0) {
 		error = error_set(
 			ERROR_GENERIC, "cannot sync '%s': %s", tmp,
 			strerror(errno));
@@ -229,16 +231,8 @@ int fsutil_write_atomic_flags(
 		goto done;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		error = error_set(
-			ERROR_GENERIC, "cannot replace '%s': %s", path,
-			strerror(errno));
-		goto done;
-	}
-	free(tmp);
+	*out_tmp = tmp;
 	tmp = NULL;
-	if (sync_dir)
-		error = fsync_dir(dir);
 done:
 	if (fd >= 0)
 		close(fd);
@@ -247,6 +241,70 @@ done:
 		free(tmp);
 	}
 	free(dir);
+	return error;
+}
+
+int fsutil_write_atomic_flags(
+	const char *path,
+	const void *buf,
+	size_t len,
+	mode_t mode,
+	int sync_dir)
+{
+	char *tmp = NULL, *dir = NULL;
+	const char *base;
+	int error;
+
+	if ((error = fsutil_write_temp(&tmp, path, buf, len, mode, 1)) < 0)
+		goto done;
+	if (rename(tmp, path) < 0) {
+		error = error_set(
+			ERROR_GENERIC, "cannot replace '%s': %s", path,
+			strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	if (sync_dir && (error = split_path(&dir, &base, path)) == 0)
+		error = fsync_dir(dir);
+done:
+	free(tmp);
+	free(dir);
+	return error;
+}
+
+int fsutil_sync_fs(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), error = 0;
+
+	if (fd < 0)
+		return error_set(
+			ERROR_GENERIC, "cannot open '%s': %s", path,
+			strerror(errno));
+#ifdef __linux__
+	if (syncfs(fd) < 0)
+		error = error_set(
+			ERROR_GENERIC, "cannot sync '%s': %s", path,
+			strerror(errno));
+#else
+	sync();
+#endif
+	close(fd);
+	return error;
+}
+
+int fsutil_fsync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), error = 0;
+
+	if (fd < 0)
+		return error_set(
+			ERROR_GENERIC, "cannot open '%s': %s", path,
+			strerror(errno));
+	if (fsync(fd) < 0)
+		error = error_set(
+			ERROR_GENERIC, "cannot sync '%s': %s", path,
+			strerror(errno));
+	close(fd);
 	return error;
 }
 

@@ -56,4 +56,26 @@ int fsutil_write_atomic_flags(
 /* fsync a directory (after renames into it). */
 int fsutil_fsync_dir(const char *path);
 
+/*
+ * The first half of fsutil_write_atomic, for writers of many files: write
+ * len bytes to a new temporary file next to path (O_EXCL, O_NOFOLLOW),
+ * fsync'd only if sync_file; *out_tmp (malloc'd) names it.  The caller
+ * makes the data durable (fsutil_fsync_file or fsutil_sync_fs), renames
+ * it over path, then syncs the directory; or unlinks it.
+ */
+int fsutil_write_temp(
+	char **out_tmp,
+	const char *path,
+	const void *buf,
+	size_t len,
+	mode_t mode,
+	int sync_file);
+
+/* fsync one file (by name, not following a symlink). */
+int fsutil_fsync_file(const char *path);
+
+/* Flush the whole file system holding path (syncfs; sync elsewhere):
+ * cheaper than an fsync per file for thousands of files. */
+int fsutil_sync_fs(const char *path);
+
 #endif

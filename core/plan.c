@@ -1462,10 +1462,27 @@ done:
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Write one file unless it already holds exactly these bytes. */
-static int write_file(const char *path, const struct doc_node *doc)
+/*
+ * Writing a plan: every changed file goes to a temporary file first; the
+ * data is made durable in one go (an fsync per file for a few files, one
+ * syncfs for many); only then is each renamed over its name, and each
+ * folder that got a new entry is synced.  A crash leaves every file either
+ * old or new, never partial.
+ */
+struct pending {
+	char *tmp, *path;
+};
+
+struct writer {
+	struct pending *v;
+	size_t n, cap;
+};
+
+/* Queue one file unless it already holds exactly these bytes. */
+static int
+stage_file(struct writer *w, const char *path, const struct doc_node *doc)
 {
-	char *text = NULL, *old = NULL;
+	char *text = NULL, *old = NULL, *tmp = NULL, *copy = NULL;
 	size_t len = 0, old_len = 0;
 	int error;
 
@@ -1475,65 +1492,157 @@ static int write_file(const char *path, const struct doc_node *doc)
 	    old_len == len && !memcmp(old, text, len))
 		goto done;
 	error_clear();
-	error = fsutil_write_atomic_flags(path, text, len, 0666, 0);
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		struct pending *v = realloc(w->v, cap * sizeof(*v));
+
+		if (!v) {
+			error = error_nomem();
+			goto done;
+		}
+		w->v = v;
+		w->cap = cap;
+	}
+	copy = strdup(path);
+	if (!copy) {
+		error = error_nomem();
+		goto done;
+	}
+	if ((error = fsutil_write_temp(&tmp, path, text, len, 0666, 0)) < 0)
+		goto done;
+	w->v[w->n].tmp = tmp;
+	w->v[w->n].path = copy;
+	w->n++;
+	copy = NULL;
 done:
+	free(copy);
 	free(text);
 	free(old);
 	return error;
 }
 
+/* The folder part of path (path is "folder/name"). */
+static size_t folder_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
+static int commit_files(struct writer *w, const char *dir)
+{
+	size_t i, renamed = 0;
+	int error = 0;
+	char folder[PATH_MAX];
+
+	if (w->n > 16) {
+		error = fsutil_sync_fs(dir);
+	} else {
+		for (i = 0; i < w->n && !error; i++)
+			error = fsutil_fsync_file(w->v[i].tmp);
+	}
+	for (i = 0; i < w->n && !error; i++, renamed++)
+		if (rename(w->v[i].tmp, w->v[i].path) < 0)
+			error = error_set(
+				ERROR_GENERIC, "cannot replace '%s': %s",
+				w->v[i].path, strerror(errno));
+	/* Sync each folder once (files of a folder are queued together). */
+	for (i = 0; i < renamed && !error; i++) {
+		size_t fl = folder_len(w->v[i].path);
+
+		if (i > 0 && fl == folder_len(w->v[i - 1].path) &&
+		    !memcmp(w->v[i].path, w->v[i - 1].path, fl))
+			continue;
+		snprintf(folder, sizeof(folder), "%.*s", (int)fl, w->v[i].path);
+		error = fsutil_fsync_dir(fl ? folder : ".");
+	}
+	for (i = renamed; i < w->n; i++)
+		unlink(w->v[i].tmp);
+	return error;
+}
+
 int plan_write_dir(const struct plan *plan, const char *dir)
 {
+	struct writer w = { NULL, 0, 0 };
 	char path[PATH_MAX], folder[PATH_MAX];
 	size_t i;
-	int error, n;
+	int error = 0, n, new_folder = 0;
 	unsigned cur = 0, p, a;
 
 	if ((error = fsutil_mkdirs(dir)) < 0)
-		return error;
+		goto done;
 	snprintf(path, sizeof(path), "%s/plan.yaml", dir);
-	if ((error = write_file(path, plan->meta)) < 0)
-		return error;
+	if ((error = stage_file(&w, path, plan->meta)) < 0)
+		goto done;
 	if (plan->partners) {
 		snprintf(path, sizeof(path), "%s/partners.yaml", dir);
-		if ((error = write_file(path, plan->partners)) < 0)
-			return error;
+		if ((error = stage_file(&w, path, plan->partners)) < 0)
+			goto done;
 	}
 	for (i = 0; i < plan->n; i++) {
 		const char *id = action_id(plan->actions[i]);
+		struct stat st;
 
-		if (action_nums(id, &p, &a) < 0)
-			return error_set(
+		if (action_nums(id, &p, &a) < 0) {
+			error = error_set(
 				ERROR_INVALID, "bad action ID '%s'", id);
+			goto done;
+		}
 		if (p != cur) {
-			if (cur && (error = fsutil_fsync_dir(folder)) < 0)
-				return error;
 			n = snprintf(
 				folder, sizeof(folder), "%s/actions/P%u", dir,
 				p);
-			if (n < 0 || (size_t)n >= sizeof(folder))
-				return error_set(
+			if (n < 0 || (size_t)n >= sizeof(folder)) {
+				error = error_set(
 					ERROR_GENERIC, "path '%s' too long",
 					dir);
-			if ((error = fsutil_mkdirs(folder)) < 0)
-				return error;
+				goto done;
+			}
+			if (lstat(folder, &st) < 0) {
+				new_folder = 1;
+				if ((error = fsutil_mkdirs(folder)) < 0)
+					goto done;
+			} else if (!S_ISDIR(st.st_mode)) {
+				error = error_set(
+					ERROR_INVALID, "'%s' is not a folder",
+					folder);
+				goto done;
+			}
 			cur = p;
 		}
 		n = snprintf(path, sizeof(path), "%s/%s.yaml", folder, id);
-		if (n < 0 || (size_t)n >= sizeof(path))
-			return error_set(
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			error = error_set(
 				ERROR_GENERIC, "path '%s' too long", dir);
-		if ((error = write_file(path, plan->actions[i])) < 0)
-			return error;
+			goto done;
+		}
+		if ((error = stage_file(&w, path, plan->actions[i])) < 0)
+			goto done;
 	}
-	if (cur && (error = fsutil_fsync_dir(folder)) < 0)
-		return error;
-	if (plan->n) {
+	error = commit_files(&w, dir);
+	/* Every temporary file is now renamed or removed. */
+	for (i = 0; i < w.n; i++) {
+		free(w.v[i].tmp);
+		free(w.v[i].path);
+	}
+	w.n = 0;
+	if (error < 0)
+		goto done;
+	/* New priority folders are entries of actions/ and must last too. */
+	if (new_folder) {
 		snprintf(path, sizeof(path), "%s/actions", dir);
 		if ((error = fsutil_fsync_dir(path)) < 0)
-			return error;
+			goto done;
+		error = fsutil_fsync_dir(dir);
 	}
-	return fsutil_fsync_dir(dir);
+done:
+	for (i = 0; i < w.n; i++) {
+		unlink(w.v[i].tmp);
+		free(w.v[i].tmp);
+		free(w.v[i].path);
+	}
+	free(w.v);
+	return error;
 }
 
 /* ---- field paths ---------------------------------------------------- */
