@@ -1395,6 +1395,7 @@ int merge_resolve(
 {
 	struct doc_node *work = NULL, *recs, tmp;
 	const struct doc_node *other = NULL;
+	char path[64];
 	size_t found = 0, i;
 	int ambiguous = 0, error = 0, del = 0;
 
@@ -1477,6 +1478,15 @@ int merge_resolve(
 	}
 	if (recs && recs->n == 0 &&
 	    (error = doc_map_remove(work, "conflicts")) < 0)
+		goto done;
+	/* The resolved action must still be a valid one, in canonical order. */
+	if (!del && (error = plan_action_path(
+			     path, sizeof(path),
+			     doc_str(doc_map_get(work, "id")) ?
+				     doc_str(doc_map_get(work, "id")) :
+				     "")) == 0)
+		error = plan_check(work, PLAN_FILE_ACTION, path);
+	if (error < 0)
 		goto done;
 	tmp = *action;
 	*action = *work;

@@ -54,7 +54,9 @@
  *   keys) is stored as its canonical YAML text instead.
  *
  * plan.yaml and partners.yaml have no `conflicts` list: their conflicts are
- * only returned in merge_result, the other value stays in history.
+ * only returned in merge_result, the other value stays in history.  Such a
+ * whole file deleted on one side and edited on the other is kept, reported
+ * with field "plan.yaml" or "partners.yaml".
  * plan.yaml: priorities merge by id like updates (new ones in ID order),
  * field paths "title", "priorities/P1/focus".  partners.yaml: partners by
  * email (new ones in email byte order), field paths
@@ -198,7 +200,9 @@ enum merge_resolution {
  * is used only for MERGE_VALUE.  ERROR_NOTFOUND if no record names the field;
  * ERROR_USAGE for MERGE_OTHER when several records of that field disagree
  * on the other value, or MERGE_VALUE on an entry or the whole action;
- * ERROR_INVALID for a bad value.  The action is unchanged on error.
+ * ERROR_INVALID for a bad value or a result plan_check refuses (the
+ * resolved action is checked and left in canonical order).  The action is
+ * unchanged on error.
  */
 int merge_resolve(
 	int *out_delete,

@@ -919,6 +919,58 @@ static void test_merge__resolve_whole_action(void **state)
 	scen_free(&s);
 }
 
+static void test_merge__resolve_other_kinds_of_field(void **state)
+{
+	struct scen s;
+	struct doc_node *a;
+	int del = 0;
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	table_init(&s.tab);
+	s.b = load(PLAN_FILE_ACTION, BASE_ACTION "x-note: base\n");
+	s.o = load(PLAN_FILE_ACTION, BASE_ACTION "x-note: ours\n");
+	s.t = load(PLAN_FILE_ACTION, BASE_ACTION "x-note: theirs\n");
+	tset(s.o, "updates/u1/date", NULL);
+	tset(s.t, "updates/u1/date", "2023-12-05");
+	tset(s.o, "responsible", "[NYP]");
+	tset(s.t, "responsible", "[CYC]");
+	scen_merge(&s);
+	assert_int_equal(s.r.nconflicts, 2); /* sets never conflict */
+	expect_field(s.r.doc, "responsible", "");
+
+	/* A delete recorded on an optional field: --other removes it. */
+	a = doc_clone(s.r.doc);
+	assert_int_equal(
+		merge_resolve(&del, a, "updates/u1/date", MERGE_OTHER, NULL),
+		0);
+	assert_null(at(a, "updates/u1/date"));
+	/* A key outside the schema: its other value, or a new string. */
+	assert_int_equal(
+		merge_resolve(&del, a, "x-note", MERGE_OTHER, NULL), 0);
+	expect_field(a, "x-note", "ours");
+	assert_null(doc_map_get(a, "conflicts"));
+	doc_free(a);
+
+	a = doc_clone(s.r.doc);
+	assert_int_equal(
+		merge_resolve(&del, a, "x-note", MERGE_VALUE, "agreed"), 0);
+	expect_field(a, "x-note", "agreed");
+	/* A bad date is refused and changes nothing. */
+	assert_int_equal(
+		merge_resolve(&del, a, "updates/u1/date", MERGE_VALUE, "soon"),
+		ERROR_INVALID);
+	expect_field(a, "updates/u1/date", "2023-12-05");
+	assert_int_equal(doc_map_get(a, "conflicts")->n, 1);
+	assert_int_equal(
+		merge_resolve(
+			&del, a, "updates/u1/date", MERGE_VALUE, "2023-12-06"),
+		0);
+	expect_field(a, "updates/u1/date", "2023-12-06");
+	assert_null(doc_map_get(a, "conflicts"));
+	doc_free(a);
+	scen_free(&s);
+}
+
 #define BASE_PLAN                                                  \
 	"schema: plansync/1\n"                                     \
 	"title: York Hate Crime Partnership Action Plan 2022/23\n" \
@@ -2537,6 +2589,7 @@ int main(void)
 		cmocka_unit_test(test_merge__history_error_aborts),
 		cmocka_unit_test(test_merge__resolve),
 		cmocka_unit_test(test_merge__resolve_whole_action),
+		cmocka_unit_test(test_merge__resolve_other_kinds_of_field),
 		cmocka_unit_test(test_merge__plan_meta),
 		cmocka_unit_test(test_merge__partners_safer_value),
 		cmocka_unit_test(test_merge__random_action_properties),
