@@ -86,9 +86,9 @@ gen_folder_as_action() {
 }
 
 # run ARGS...: like ps, but a plansync that hangs (a FIFO opened for
-# reading blocks) is stopped after 20 seconds and counts as exit 124.
+# reading blocks) is stopped after 10 seconds and counts as exit 124.
 run() {
-	timeout 20 "$PLANSYNC_BIN" "$@" >"$T/out" 2>"$T/err"
+	timeout 10 "$PLANSYNC_BIN" "$@" >"$T/out" 2>"$T/err"
 	rc=$?
 }
 
@@ -187,7 +187,7 @@ bad duplicate-update-id "$A1" 1 'duplicate|u1'
 bad bad-date "$A1" 1 'date'
 bad id-not-file-name actions/P1/P1-A2.yaml 1 'match|name|file|P1-A1'
 bad priority-not-folder actions/P2/P2-A1.yaml 1 'priority|folder|match'
-bad unlisted-priority actions/P9/P9-A1.yaml 0 'priority|P9'
+bad unlisted-priority actions/P9 0 'priority|P9'
 bad wrong-schema plan.yaml 1 'schema'
 bad two-documents "$A1" 1 'document'
 bad tagged-value "$A1" 1 'tag'
