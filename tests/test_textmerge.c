@@ -282,6 +282,32 @@ static void test_textmerge__random_properties(void **state)
 	}
 }
 
+/* Long texts with many edits: the diff must rebuild each side exactly. */
+static void test_textmerge__long_texts_rebuilt_exactly(void **state)
+{
+	uint64_t s;
+	(void)state;
+	for (s = 1; s <= 60; s++) {
+		char *b, *o, *t, *m = NULL;
+		rng = s * 7919 + 3;
+		b = random_text(200 + rnd() % 300);
+		o = random_edit(b, 1);
+		t = random_edit(o, 2); /* edits on top of edits */
+		assert_int_equal(merge3(&m, b, t, b), 0);
+		assert_string_equal(m, t);
+		free(m);
+		assert_int_equal(merge3(&m, b, b, t), 0);
+		assert_string_equal(m, t);
+		free(m);
+		assert_int_equal(merge3(&m, o, b, o), 0);
+		assert_string_equal(m, b);
+		free(m);
+		free(b);
+		free(o);
+		free(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_textmerge__whitespace_and_utf8),
 		cmocka_unit_test(test_textmerge__too_large_is_conflict),
 		cmocka_unit_test(test_textmerge__random_properties),
+		cmocka_unit_test(test_textmerge__long_texts_rebuilt_exactly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
