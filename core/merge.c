@@ -445,6 +445,19 @@ static int sortitem_cmp(const void *pa, const void *pb)
 	return a->k2 ? strcmp(a->k2, b->k2) : 0;
 }
 
+/* A list of scalars (what a set merge can order by bytes). */
+static int scalar_seq(const struct doc_node *n)
+{
+	size_t i;
+
+	if (n->kind != DOC_SEQ)
+		return 0;
+	for (i = 0; i < n->n; i++)
+		if (n->items[i]->kind != DOC_SCALAR)
+			return 0;
+	return 1;
+}
+
 static int merge_set(
 	struct doc_node **out,
 	const struct doc_node *b,
@@ -479,7 +492,7 @@ static int merge_set(
 			if (seen)
 				continue;
 			add[nadd].node = v;
-			add[nadd].k1 = doc_str(v) ? doc_str(v) : "";
+			add[nadd].k1 = v->str;
 			nadd++;
 		}
 	}
@@ -555,8 +568,7 @@ static int merge_value(
 	}
 	switch (type) {
 	case F_SET:
-		if (o->kind == DOC_SEQ && t->kind == DOC_SEQ &&
-		    (!b || b->kind == DOC_SEQ))
+		if (scalar_seq(o) && scalar_seq(t) && (!b || scalar_seq(b)))
 			return merge_set(out, b, o, t);
 		break;
 	case F_TEXT:

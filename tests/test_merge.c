@@ -1963,7 +1963,7 @@ next_id(char *buf,
 	assert_int_equal(plan_next_action_id(buf, size, prio, ids, n), 0);
 }
 
-/* Merge every action file one way round; all[] gets every result. */
+/* Merge every action file one way round; all[] holds every result. */
 static void merge_plan_files(
 	uint64_t seed,
 	struct actset *all,
