@@ -378,27 +378,126 @@ int transport_progress_line(
 
 /* ---- remotes ------------------------------------------------------------ */
 
+/*
+ * libgit2 1.5.1 leaks PCRE2 match data on every regex match, and
+ * git_remote_lookup, git_remote_create, git_remote_delete and
+ * git_remote_list all match config names by regex.  So remotes are read
+ * and written here through plain config entries and iterators (no regex),
+ * and a connection uses an anonymous remote for the configured URL
+ * (url.<base>.insteadOf is therefore not applied).
+ */
+
+/* The config value of remote.<name>.<key> into out ("" when unset). */
+static int remote_config(
+	char *out,
+	size_t size,
+	git_repository *repo,
+	const char *name,
+	const char *key)
+{
+	git_config *cfg = NULL;
+	git_config_entry *e = NULL;
+	char var[TRANSPORT_REF_MAX];
+	int rc, error = 0;
+
+	out[0] = '\0';
+	snprintf(var, sizeof(var), "remote.%s.%s", name, key);
+	if ((rc = git_repository_config_snapshot(&cfg, repo)) < 0) {
+		error = repo_git_error(rc, "cannot read the configuration");
+		goto done;
+	}
+	rc = git_config_get_entry(&e, cfg, var);
+	if (rc == GIT_ENOTFOUND)
+		goto done;
+	if (rc < 0) {
+		error = repo_git_error(rc, "cannot read the configuration");
+		goto done;
+	}
+	if ((size_t)snprintf(out, size, "%s", e->value ? e->value : "") >= size)
+		error = error_set(
+			ERROR_INVALID, "the URL of remote '%s' is too long",
+			name);
+done:
+	git_config_entry_free(e);
+	git_config_free(cfg);
+	return error;
+}
+
+/* Calls fn with every config entry named prefix...; stops on an error. */
+static int config_each(
+	git_repository *repo,
+	const char *prefix,
+	int (*fn)(git_config *cfg, const git_config_entry *e, void *ctx),
+	void *ctx)
+{
+	git_config *cfg = NULL, *snap = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	size_t plen = strlen(prefix);
+	int rc, error = 0;
+
+	if ((rc = git_repository_config(&cfg, repo)) < 0 ||
+	    (rc = git_config_snapshot(&snap, cfg)) < 0 ||
+	    (rc = git_config_iterator_new(&it, snap)) < 0) {
+		error = repo_git_error(rc, "cannot read the configuration");
+		goto done;
+	}
+	while ((rc = git_config_next(&e, it)) == 0) {
+		if (strncmp(e->name, prefix, plen) != 0)
+			continue;
+		if ((error = fn(cfg, e, ctx)) < 0)
+			goto done;
+	}
+	if (rc != GIT_ITEROVER)
+		error = repo_git_error(rc, "cannot read the configuration");
+done:
+	git_config_iterator_free(it);
+	git_config_free(snap);
+	git_config_free(cfg);
+	return error;
+}
+
+static int found_entry(git_config *cfg, const git_config_entry *e, void *ctx)
+{
+	(void)cfg;
+	(void)e;
+	*(int *)ctx = 1;
+	return 0;
+}
+
 int transport_remote_add(
 	struct git_repository *repo,
 	const char *name,
 	const char *url)
 {
-	char stored[TRANSPORT_URL_MAX];
-	git_remote *remote = NULL;
-	int rc, error;
+	char stored[TRANSPORT_URL_MAX], prefix[TRANSPORT_REF_MAX];
+	char var[TRANSPORT_REF_MAX], spec[TRANSPORT_REF_MAX];
+	git_config *cfg = NULL;
+	int rc, exists = 0, error;
 
 	if ((error = transport_check_name(name)) < 0 ||
 	    (error = transport_check_url(stored, sizeof(stored), url)) < 0)
 		return error;
-	if ((rc = git_remote_create(&remote, repo, name, stored)) < 0) {
-		if (rc == GIT_EEXISTS)
-			return error_set(
-				ERROR_EXISTS, "remote '%s' already exists",
-				name);
-		return repo_git_error(rc, "cannot add remote");
+	snprintf(prefix, sizeof(prefix), "remote.%s.", name);
+	if ((error = config_each(repo, prefix, found_entry, &exists)) < 0)
+		return error;
+	if (exists)
+		return error_set(
+			ERROR_EXISTS, "remote '%s' already exists", name);
+	if ((rc = git_repository_config(&cfg, repo)) < 0)
+		return repo_git_error(rc, "cannot open the configuration");
+	snprintf(var, sizeof(var), "remote.%s.url", name);
+	snprintf(spec, sizeof(spec), "+refs/heads/*:refs/remotes/%s/*", name);
+	if ((rc = git_config_set_string(cfg, var, stored)) < 0) {
+		error = repo_git_error(rc, "cannot add remote");
+		goto done;
 	}
-	git_remote_free(remote);
-	return 0;
+	snprintf(var, sizeof(var), "remote.%s.fetch", name);
+	if ((rc = git_config_set_string(cfg, var, spec)) < 0)
+		error = repo_git_error(rc, "cannot add remote");
+done:
+	git_config_free(cfg);
+	return error;
 }
 
 /* Delete every ref matching glob. */
@@ -426,23 +525,68 @@ done:
 	return error;
 }
 
+struct unset_ctx {
+	const char *name;
+	int found;
+};
+
+/* Delete one remote.<name>.* entry (every value of a multivar). */
+static int unset_remote(git_config *cfg, const git_config_entry *e, void *ctx)
+{
+	struct unset_ctx *u = ctx;
+	int rc;
+
+	u->found = 1;
+	rc = git_config_delete_entry(cfg, e->name);
+	if (rc == GIT_ENOTFOUND)
+		return 0; /* an earlier value of a multivar took it along */
+	if (rc < 0)
+		rc = git_config_delete_multivar(cfg, e->name, ".*");
+	if (rc < 0 && rc != GIT_ENOTFOUND)
+		return repo_git_error(rc, "cannot remove remote");
+	return 0;
+}
+
+/* Drop branch.<b>.remote = name and its branch.<b>.merge. */
+static int unset_upstream(git_config *cfg, const git_config_entry *e, void *ctx)
+{
+	struct unset_ctx *u = ctx;
+	char merge[TRANSPORT_REF_MAX];
+	size_t len = strlen(e->name);
+	int rc;
+
+	if (len < 7 || strcmp(e->name + len - 7, ".remote") != 0 || !e->value ||
+	    strcmp(e->value, u->name) != 0 || len >= sizeof(merge))
+		return 0;
+	snprintf(merge, sizeof(merge), "%.*s.merge", (int)(len - 7), e->name);
+	if ((rc = git_config_delete_entry(cfg, e->name)) < 0 &&
+	    rc != GIT_ENOTFOUND)
+		return repo_git_error(rc, "cannot remove remote");
+	rc = git_config_delete_entry(cfg, merge);
+	if (rc < 0 && rc != GIT_ENOTFOUND)
+		return repo_git_error(rc, "cannot remove remote");
+	return 0;
+}
+
 int transport_remote_remove(struct git_repository *repo, const char *name)
 {
-	char glob[TRANSPORT_REF_MAX];
-	git_remote *remote = NULL;
-	int rc, error;
+	struct unset_ctx u = { name, 0 };
+	char glob[TRANSPORT_REF_MAX], prefix[TRANSPORT_REF_MAX];
+	int error;
 
 	if ((error = transport_check_name(name)) < 0)
 		return error;
-	if ((rc = git_remote_lookup(&remote, repo, name)) < 0) {
-		if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC)
-			return error_set(
-				ERROR_NOTFOUND, "no remote '%s'", name);
-		return repo_git_error(rc, "cannot read remotes");
-	}
-	git_remote_free(remote);
-	if ((rc = git_remote_delete(repo, name)) < 0)
-		return repo_git_error(rc, "cannot remove remote");
+	snprintf(prefix, sizeof(prefix), "remote.%s.", name);
+	if ((error = config_each(repo, prefix, found_entry, &u.found)) < 0)
+		return error;
+	if (!u.found)
+		return error_set(ERROR_NOTFOUND, "no remote '%s'", name);
+	if ((error = config_each(repo, prefix, unset_remote, &u)) < 0 ||
+	    (error = config_each(repo, "branch.", unset_upstream, &u)) < 0)
+		return error;
+	snprintf(glob, sizeof(glob), "refs/remotes/%s/*", name);
+	if ((error = delete_refs(repo, glob)) < 0)
+		return error;
 	snprintf(glob, sizeof(glob), "%s%s/*", TRANSPORT_INCOMING, name);
 	return delete_refs(repo, glob);
 }
@@ -467,44 +611,68 @@ void transport_remotes_free(struct transport_remote *remotes, size_t n)
 	free(remotes);
 }
 
+/*
+ * The remotes are read from the configuration directly (remote.<name>.url,
+ * the last value winning, as git does): libgit2 1.5's git_remote_list
+ * matches with a regex that leaks PCRE2 match data on every call.
+ */
 int transport_remote_list(
 	struct transport_remote **out,
 	size_t *out_n,
 	struct git_repository *repo)
 {
-	git_strarray names = { NULL, 0 };
-	git_remote *remote = NULL;
-	struct transport_remote *list = NULL;
+	git_config *cfg = NULL;
+	git_config_iterator *it = NULL;
+	git_config_entry *e;
+	struct transport_remote *list = NULL, *grown;
 	char shown[TRANSPORT_URL_MAX];
-	size_t i, n = 0;
+	size_t i, n = 0, cap = 0, len;
 	int rc, error = 0;
 
-	if ((rc = git_remote_list(&names, repo)) < 0) {
+	if ((rc = git_repository_config_snapshot(&cfg, repo)) < 0 ||
+	    (rc = git_config_iterator_new(&it, cfg)) < 0) {
 		error = repo_git_error(rc, "cannot read remotes");
 		goto done;
 	}
-	if (names.count && !(list = calloc(names.count, sizeof(*list)))) {
-		error = error_nomem();
-		goto done;
-	}
-	for (i = 0; i < names.count; i++) {
-		if ((rc = git_remote_lookup(&remote, repo, names.strings[i])) <
-		    0) {
-			error = repo_git_error(rc, "cannot read remotes");
-			goto done;
-		}
+	while ((rc = git_config_next(&e, it)) == 0) {
+		len = strlen(e->name);
+		if (len <= 11 || strncmp(e->name, "remote.", 7) != 0 ||
+		    strcmp(e->name + len - 4, ".url") != 0)
+			continue;
+		len -= 11; /* the name between "remote." and ".url" */
 		transport_url_redact(
-			shown, sizeof(shown),
-			git_remote_url(remote) ? git_remote_url(remote) : "");
-		list[n].name = strdup(names.strings[i]);
+			shown, sizeof(shown), e->value ? e->value : "");
+		for (i = 0; i < n; i++)
+			if (strlen(list[i].name) == len &&
+			    strncmp(list[i].name, e->name + 7, len) == 0)
+				break;
+		if (i < n) {
+			free(list[i].url);
+			if (!(list[i].url = strdup(shown))) {
+				error = error_nomem();
+				goto done;
+			}
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if (!(grown = realloc(list, cap * sizeof(*list)))) {
+				error = error_nomem();
+				goto done;
+			}
+			list = grown;
+		}
+		list[n].name = strndup(e->name + 7, len);
 		list[n].url = strdup(shown);
 		n++;
-		git_remote_free(remote);
-		remote = NULL;
 		if (!list[n - 1].name || !list[n - 1].url) {
 			error = error_nomem();
 			goto done;
 		}
+	}
+	if (rc != GIT_ITEROVER) {
+		error = repo_git_error(rc, "cannot read remotes");
+		goto done;
 	}
 	if (n)
 		qsort(list, n, sizeof(*list), cmp_remote);
@@ -512,9 +680,9 @@ int transport_remote_list(
 	*out_n = n;
 	list = NULL;
 done:
-	git_remote_free(remote);
 	transport_remotes_free(list, n);
-	git_strarray_dispose(&names);
+	git_config_iterator_free(it);
+	git_config_free(cfg);
 	return error;
 }
 
@@ -1143,27 +1311,47 @@ static void set_callbacks(git_remote_callbacks *cb, struct session *s)
 	cb->payload = s;
 }
 
-static int
-lookup_remote(git_remote **out, git_repository *repo, const char *name)
+/*
+ * An anonymous remote for remote name's URL (pushurl when push is set and
+ * one is configured); the URL into url.
+ */
+static int lookup_remote(
+	git_remote **out,
+	char *url,
+	size_t size,
+	git_repository *repo,
+	const char *name,
+	int push)
 {
+	git_remote_create_options o;
 	int rc, error;
 
+	url[0] = '\0';
 	if ((error = transport_check_name(name)) < 0)
 		return error;
-	if ((rc = git_remote_lookup(out, repo, name)) < 0) {
-		if (rc == GIT_ENOTFOUND || rc == GIT_EINVALIDSPEC)
-			return error_set(
-				ERROR_NOTFOUND,
-				"no remote '%s'; add one with 'plansync remote "
-				"add %s URL'",
-				name, name);
-		return repo_git_error(rc, "cannot read remotes");
-	}
-	if (!git_remote_url(*out) || !*git_remote_url(*out)) {
-		git_remote_free(*out);
-		*out = NULL;
-		return error_set(ERROR_INVALID, "remote '%s' has no URL", name);
-	}
+	if (push &&
+	    (error = remote_config(url, size, repo, name, "pushurl")) < 0)
+		return error;
+	if (!url[0] &&
+	    (error = remote_config(url, size, repo, name, "url")) < 0)
+		return error;
+	if (!url[0])
+		return error_set(
+			ERROR_NOTFOUND,
+			"no remote '%s'; add one with 'plansync remote add %s "
+			"URL'",
+			name, name);
+	git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	o.repository = repo;
+	o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+		  GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if ((rc = git_remote_create_with_opts(out, url, &o)) < 0)
+		return error_set(
+			ERROR_INVALID, "remote '%s' has an unusable URL: %s",
+			name,
+			git_error_last() && git_error_last()->message ?
+				git_error_last()->message :
+				"unknown error");
 	return 0;
 }
 
@@ -1250,15 +1438,16 @@ int transport_fetch(
 	struct transport_fetch *f = NULL;
 	struct session s;
 	char spec[TRANSPORT_REF_MAX * 2], glob[TRANSPORT_REF_MAX];
+	char url[TRANSPORT_URL_MAX];
 	char *specp = spec;
 	git_strarray specs = { &specp, 1 };
 	size_t nheads = 0, i, j;
 	int rc, valid = 0, error = 0, ok = 0, session = 0;
 
-	if ((error = lookup_remote(&remote, repo, name)) < 0)
+	if ((error = lookup_remote(&remote, url, sizeof(url), repo, name, 0)) <
+	    0)
 		goto done;
-	if ((error = session_init(
-		     &s, repo, name, git_remote_url(remote), opts)) < 0)
+	if ((error = session_init(&s, repo, name, url, opts)) < 0)
 		goto done;
 	session = 1;
 	if ((error = local_missing(&s, "fetch from")) < 0)
@@ -1310,7 +1499,8 @@ int transport_fetch(
 		}
 	}
 	git_remote_disconnect(remote);
-	qsort(f->tips, f->n, sizeof(*f->tips), cmp_tip);
+	if (f->n)
+		qsort(f->tips, f->n, sizeof(*f->tips), cmp_tip);
 
 	/* Check every tip before any ref moves. */
 	if ((rc = git_repository_odb(&odb, repo)) < 0) {
@@ -1461,6 +1651,7 @@ int transport_push(
 	struct transport_pushed r;
 	struct session s;
 	char local[TRANSPORT_REF_MAX], tracking[TRANSPORT_REF_MAX];
+	char url[TRANSPORT_URL_MAX];
 	char spec[TRANSPORT_REF_MAX * 2], *specp = spec;
 	git_strarray specs = { &specp, 1 };
 	git_oid ours, theirs;
@@ -1507,13 +1698,10 @@ int transport_push(
 		goto done;
 	}
 	git_oid_tostr(r.new_hex, sizeof(r.new_hex), &ours);
-	if ((error = lookup_remote(&remote, repo, name)) < 0)
+	if ((error = lookup_remote(&remote, url, sizeof(url), repo, name, 1)) <
+	    0)
 		goto done;
-	if ((error = session_init(
-		     &s, repo, name,
-		     git_remote_pushurl(remote) ? git_remote_pushurl(remote) :
-						  git_remote_url(remote),
-		     opts)) < 0)
+	if ((error = session_init(&s, repo, name, url, opts)) < 0)
 		goto done;
 	session = 1;
 	if ((error = local_missing(&s, "push to")) < 0)
