@@ -1304,6 +1304,122 @@ done:
 	return error;
 }
 
+/* ---- every action at once ---------------------------------------------- */
+
+static void conflicts_free(struct merge_conflict *c, size_t n)
+{
+	struct merge_result r = MERGE_RESULT_INIT;
+
+	r.conflicts = c;
+	r.nconflicts = n;
+	merge_result_release(&r);
+}
+
+void merge_actions_free(struct merge_action_out *actions, size_t n)
+{
+	size_t i;
+
+	for (i = 0; actions && i < n; i++) {
+		doc_free(actions[i].doc);
+		conflicts_free(actions[i].conflicts, actions[i].nconflicts);
+	}
+	free(actions);
+}
+
+static int out_cmp(const void *pa, const void *pb)
+{
+	const struct merge_action_out *a = pa, *b = pb;
+	int c = plan_action_id_cmp(a->id, b->id);
+	/* A deleted file and a renumbered action never share an ID, but a
+	 * deleted entry sorts before a live one to be total anyway. */
+	return c ? c : (a->doc != NULL) - (b->doc != NULL);
+}
+
+static int set_id(char *buf, size_t size, const char *id)
+{
+	if (!id || strlen(id) >= size)
+		return error_set(
+			ERROR_INVALID, "bad action ID '%.40s'", id ? id : "");
+	snprintf(buf, size, "%s", id);
+	return 0;
+}
+
+int merge_actions(
+	struct merge_action_out **out,
+	size_t *out_n,
+	const struct merge_action_in *in,
+	size_t n,
+	const char *const *unchanged,
+	size_t nunchanged,
+	const struct merge_ctx *ctx)
+{
+	struct merge_action_out *res = calloc(2 * n + 1, sizeof(*res));
+	struct doc_node **losers = calloc(n + 1, sizeof(*losers));
+	const char **taken = calloc(n + nunchanged + 1, sizeof(*taken));
+	struct merge_renumbering *rep = NULL;
+	struct merge_ctx c = { NULL, NULL, NULL };
+	size_t nres = 0, nl = 0, ntaken = 0, i, j;
+	int error = 0;
+
+	if (!res || !losers || !taken) {
+		error = error_nomem();
+		goto done;
+	}
+	if (ctx)
+		c = *ctx;
+	for (i = 0; i < n; i++) {
+		struct merge_result r = MERGE_RESULT_INIT;
+		c.file = in[i].id;
+		if ((error = merge_action(
+			     &r, in[i].base, in[i].ours, in[i].theirs, &c)) < 0)
+			goto done;
+		if ((error =
+			     set_id(res[nres].id, sizeof(res[nres].id),
+				    in[i].id)) < 0) {
+			merge_result_release(&r);
+			goto done;
+		}
+		memcpy(res[nres].from_id, res[nres].id, sizeof(res[nres].id));
+		res[nres].doc = r.doc;
+		res[nres].conflicts = r.conflicts;
+		res[nres].nconflicts = r.nconflicts;
+		if (r.doc)
+			taken[ntaken++] = res[nres].id;
+		nres++;
+		if (r.renumber)
+			losers[nl++] = r.renumber;
+	}
+	memcpy(taken + ntaken, unchanged, nunchanged * sizeof(*taken));
+	ntaken += nunchanged;
+	if ((error = merge_renumber_all(&rep, losers, nl, taken, ntaken)) < 0)
+		goto done;
+	/* merge_renumber_all reports in old-ID order; find each tree. */
+	for (i = 0; i < nl; i++) {
+		for (j = 0; j < nl; j++)
+			if (losers[j] &&
+			    !strcmp(doc_str(doc_map_get(losers[j], "id")),
+				    rep[i].new_id))
+				break;
+		memcpy(res[nres].id, rep[i].new_id, sizeof(res[nres].id));
+		memcpy(res[nres].from_id, rep[i].old_id,
+		       sizeof(res[nres].from_id));
+		res[nres++].doc = losers[j];
+		losers[j] = NULL;
+	}
+	qsort(res, nres, sizeof(*res), out_cmp);
+	*out = res;
+	*out_n = nres;
+	res = NULL;
+done:
+	for (i = 0; losers && i < nl; i++)
+		doc_free(losers[i]);
+	merge_actions_free(res, nres);
+	free(losers);
+	free(taken);
+	free(rep);
+	return error;
+}
+
 /* ---- resolution ------------------------------------------------------- */
 
 /*

@@ -99,6 +99,12 @@ struct merge_ctx {
 		enum merge_side side,
 		const char *field);
 	void *arg; /* for the callback */
+	/*
+	 * The file being merged, for the callback: merge_actions sets it to
+	 * the action ID of each file it merges (in a copy of the context);
+	 * the per-file functions leave it as the caller set it.
+	 */
+	const char *file;
 };
 
 /* One conflict this merge recorded. */
@@ -182,6 +188,44 @@ int merge_renumber_all(
 	size_t n,
 	const char *const *taken,
 	size_t ntaken);
+
+/* ---- every action of a plan at once ------------------------------------- */
+
+/* One action file to merge; any version may be NULL (absent). */
+struct merge_action_in {
+	const char *id;
+	const struct doc_node *base, *ours, *theirs;
+};
+
+/* One action of the merged plan. */
+struct merge_action_out {
+	char id[32]; /* its ID in the merged plan */
+	char from_id[32]; /* the ID it had: differs when renumbered */
+	struct doc_node *doc; /* NULL: the file is gone */
+	struct merge_conflict *conflicts; /* recorded merging its file */
+	size_t nconflicts;
+};
+
+/*
+ * Merge every action file that changed on either side (in[], any order,
+ * one entry per ID) and renumber same-ID additions: merge_action on each,
+ * then merge_renumber_all with the IDs of every merged action plus
+ * `unchanged` (the IDs of actions present and unchanged on both sides,
+ * which must count as taken).  *out gets one entry per input file (doc
+ * NULL when deleted) plus one per renumbered action, ordered by ID;
+ * release with merge_actions_free.  ctx->who is called with ctx->file set
+ * to the file's action ID.
+ */
+int merge_actions(
+	struct merge_action_out **out,
+	size_t *out_n,
+	const struct merge_action_in *in,
+	size_t n,
+	const char *const *unchanged,
+	size_t nunchanged,
+	const struct merge_ctx *ctx);
+
+void merge_actions_free(struct merge_action_out *actions, size_t n);
 
 /* ---- resolution of a record ------------------------------------------ */
 

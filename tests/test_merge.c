@@ -145,7 +145,7 @@ static int merge_both(
 	struct table *tab)
 {
 	struct merge_result r1 = MERGE_RESULT_INIT, r2 = MERGE_RESULT_INIT;
-	struct merge_ctx ctx = { table_who, tab };
+	struct merge_ctx ctx = { table_who, tab, NULL };
 	char *s1, *s2;
 	int e1, e2;
 
@@ -723,6 +723,55 @@ static void test_merge__renumber_many_in_id_order(void **state)
 	doc_free(a[2]);
 }
 
+static void test_merge__merge_actions_renumbers_past_unchanged(void **state)
+{
+	static const char tmpl[] =
+		"id: %s\npriority: P1\naction: %s\ninformation: \"\"\n"
+		"status: planned\ntimescale: T\nresponsible: []\n"
+		"updates: []\n";
+	char buf[512];
+	struct doc_node *o, *t, *d1, *d2;
+	struct merge_action_in in[2];
+	struct merge_action_out *res = NULL;
+	size_t n = 0;
+	const char *unchanged[] = { "P1-A3" };
+	struct table tab;
+	struct merge_ctx ctx = { table_who, &tab, NULL };
+	(void)state;
+	table_init(&tab);
+	snprintf(buf, sizeof(buf), tmpl, "P1-A2", "Ours");
+	o = load(PLAN_FILE_ACTION, buf);
+	snprintf(buf, sizeof(buf), tmpl, "P1-A2", "Theirs");
+	t = load(PLAN_FILE_ACTION, buf);
+	snprintf(buf, sizeof(buf), tmpl, "P1-A1", "Deleted by ours");
+	d1 = load(PLAN_FILE_ACTION, buf);
+	d2 = doc_clone(d1);
+	in[0].id = "P1-A2";
+	in[0].base = NULL;
+	in[0].ours = o;
+	in[0].theirs = t;
+	in[1].id = "P1-A1";
+	in[1].base = d1;
+	in[1].ours = NULL;
+	in[1].theirs = d2;
+	assert_int_equal(merge_actions(&res, &n, in, 2, unchanged, 1, &ctx), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(res[0].id, "P1-A1");
+	assert_null(res[0].doc);
+	assert_string_equal(res[1].id, "P1-A2");
+	expect_field(res[1].doc, "action", "Theirs");
+	/* Next free in P1 after the unchanged P1-A3. */
+	assert_string_equal(res[2].id, "P1-A4");
+	assert_string_equal(res[2].from_id, "P1-A2");
+	expect_field(res[2].doc, "id", "P1-A4");
+	expect_field(res[2].doc, "action", "Ours");
+	merge_actions_free(res, n);
+	doc_free(o);
+	doc_free(t);
+	doc_free(d1);
+	doc_free(d2);
+}
+
 static void test_merge__action_delete_vs_edit(void **state)
 {
 	struct scen s;
@@ -811,7 +860,7 @@ static void test_merge__history_error_aborts(void **state)
 {
 	struct scen s;
 	struct merge_result r = MERGE_RESULT_INIT;
-	struct merge_ctx ctx = { table_who, NULL };
+	struct merge_ctx ctx = { table_who, NULL, NULL };
 	(void)state;
 	scen_init(&s);
 	ctx.arg = &s.tab;
@@ -1486,7 +1535,10 @@ static int oracle_who(
 {
 	struct oracle *o = ctx->arg;
 	int s = o->swap ? 1 - (int)side : (int)side;
-	uint64_t h = hash_str(hash_str(o->seed + (uint64_t)s, o->file), field);
+	uint64_t h = hash_str(
+		hash_str(
+			o->seed + (uint64_t)s, ctx->file ? ctx->file : o->file),
+		field);
 	unsigned slot;
 	int i;
 
@@ -1711,7 +1763,7 @@ static void merge_emit(
 	struct merge_result *keep)
 {
 	struct merge_result r = MERGE_RESULT_INIT;
-	struct merge_ctx ctx = { oracle_who, orc };
+	struct merge_ctx ctx = { oracle_who, orc, NULL };
 
 	orc->swap = swap;
 	if (merge_action(&r, b, o, t, &ctx) < 0)
@@ -1963,7 +2015,10 @@ next_id(char *buf,
 	assert_int_equal(plan_next_action_id(buf, size, prio, ids, n), 0);
 }
 
-/* Merge every action file one way round; all[] holds every result. */
+/*
+ * Merge every action file one way round with merge_actions; all[] holds
+ * every result.  Files equal on all three sides go in as `unchanged`.
+ */
 static void merge_plan_files(
 	uint64_t seed,
 	struct actset *all,
@@ -1975,42 +2030,55 @@ static void merge_plan_files(
 	int swap,
 	struct doc_node **losers_by_id)
 {
-	struct doc_node *losers[PLAN_MAX] = { NULL };
-	const char *taken[PLAN_MAX] = { NULL };
-	struct merge_renumbering *rep = NULL;
-	size_t nl = 0, i;
+	struct merge_action_in in[3 * PLAN_MAX] = { { NULL, NULL, NULL,
+						      NULL } };
+	struct merge_action_out *res = NULL;
+	const char *unchanged[3 * PLAN_MAX] = { NULL };
+	size_t nin = 0, nun = 0, nres = 0, i, j;
 	struct oracle orc;
-	struct merge_ctx ctx = { oracle_who, &orc };
+	struct merge_ctx ctx = { oracle_who, &orc, NULL };
 
 	memset(&orc, 0, sizeof(orc));
 	orc.seed = mix(seed ^ 0x99);
 	orc.swap = swap;
 	all->n = 0;
 	for (i = 0; i < nids; i++) {
-		struct merge_result r = MERGE_RESULT_INIT;
-		orc.file = ids[i];
-		if (merge_action(
-			    &r, find_action(b, ids[i]), find_action(o, ids[i]),
-			    find_action(t, ids[i]), &ctx) < 0)
-			failed(seed, "merges", error_message());
-		if (r.doc) {
-			taken[all->n] = ids[i];
-			all->a[all->n++] = r.doc;
+		const struct doc_node *vb = find_action(b, ids[i]),
+				      *vo = find_action(o, ids[i]),
+				      *vt = find_action(t, ids[i]);
+		if (vb && doc_equal(vb, vo) && doc_equal(vb, vt)) {
+			unchanged[nun++] = ids[i];
+			all->a[all->n++] = doc_clone(vb);
+			continue;
 		}
-		if (losers_by_id)
-			losers_by_id[i] = r.renumber;
-		if (r.renumber) {
-			losers[nl++] = r.renumber;
-			plan_renumbered++;
-		}
-		r.doc = r.renumber = NULL;
-		merge_result_release(&r);
+		in[nin].id = ids[i];
+		in[nin].base = vb;
+		in[nin].ours = vo;
+		in[nin].theirs = vt;
+		nin++;
 	}
-	if (merge_renumber_all(&rep, losers, nl, taken, all->n) < 0)
-		failed(seed, "renumbers", error_message());
-	free(rep);
-	for (i = 0; i < nl; i++)
-		all->a[all->n++] = losers[i];
+	if (merge_actions(&res, &nres, in, nin, unchanged, nun, &ctx) < 0)
+		failed(seed, "merges", error_message());
+	for (i = 0; i < nids && losers_by_id; i++)
+		losers_by_id[i] = NULL;
+	for (i = 0; i < nres; i++) {
+		if (i > 0 && plan_action_id_cmp(res[i - 1].id, res[i].id) > 0)
+			failed(seed, "merge_actions in ID order", res[i].id);
+		if (!res[i].doc)
+			continue;
+		if (strcmp(res[i].id, doc_str(doc_map_get(res[i].doc, "id"))))
+			failed(seed, "merge_actions id matches tree",
+			       res[i].id);
+		if (strcmp(res[i].id, res[i].from_id)) {
+			plan_renumbered++;
+			for (j = 0; j < nids && losers_by_id; j++)
+				if (!strcmp(ids[j], res[i].from_id))
+					losers_by_id[j] = res[i].doc;
+		}
+		all->a[all->n++] = res[i].doc;
+		res[i].doc = NULL;
+	}
+	merge_actions_free(res, nres);
 	qsort(all->a, all->n, sizeof(all->a[0]), node_id_cmp);
 	for (i = 1; i < all->n; i++)
 		if (!node_id_cmp(&all->a[i - 1], &all->a[i]))
@@ -2484,7 +2552,7 @@ static void file_scenario(uint64_t seed, enum plan_file_kind kind)
 	struct merge_result r1 = MERGE_RESULT_INIT, r2 = MERGE_RESULT_INIT,
 			    r3 = MERGE_RESULT_INIT;
 	struct oracle orc;
-	struct merge_ctx ctx = { oracle_who, &orc };
+	struct merge_ctx ctx = { oracle_who, &orc, NULL };
 	char *e1, *e2;
 
 	memset(&g, 0, sizeof(g));
@@ -2584,6 +2652,8 @@ int main(void)
 		cmocka_unit_test(
 			test_merge__action_added_both_sides_renumbered),
 		cmocka_unit_test(test_merge__renumber_many_in_id_order),
+		cmocka_unit_test(
+			test_merge__merge_actions_renumbers_past_unchanged),
 		cmocka_unit_test(test_merge__action_delete_vs_edit),
 		cmocka_unit_test(test_merge__existing_records_merge_as_sets),
 		cmocka_unit_test(test_merge__history_error_aborts),

@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct merge_result r1 = MERGE_RESULT_INIT, r2 = MERGE_RESULT_INIT,
 			    r3 = MERGE_RESULT_INIT;
 	struct history h;
-	struct merge_ctx ctx = { fuzz_who, &h };
+	struct merge_ctx ctx = { fuzz_who, &h, NULL };
 	enum plan_file_kind kind;
 	const char *p, *end;
 	char *e1 = NULL, *e2 = NULL;
