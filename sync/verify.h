@@ -205,7 +205,8 @@ int verify_range(
  * For `plansync verify`: open the repository holding path (searching
  * upward; bare ones too), then verify_range over the history of rev
  * (NULL: HEAD; an unborn HEAD has no commits) or, with all, of HEAD and
- * every ref.  cb gets every commit; *out_total and *out_bad count them.
+ * every ref.  cb is called for every commit; *out_total and *out_bad
+ * count them.
  * ERROR_NOTFOUND names a rev that is not a commit.
  */
 int verify_history(
