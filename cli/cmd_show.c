@@ -12,7 +12,7 @@
 #include "core/plan.h"
 #include "plandir.h"
 
-#define LABEL_WIDTH 13
+#define LABEL_WIDTH 14
 
 static void print_help(void)
 {

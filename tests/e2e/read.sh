@@ -154,6 +154,59 @@ expect 2 "show with two IDs" -C "$Y" show P1-A1 P1-A2
 expect 0 "show an action without updates" -C "$SMALL" show P1-A2
 out_has "^updates \(0\)" "show says there are no updates"
 
+# An action holding a merge conflict record and keys outside the schema.
+CF="$T/conflicted"
+cp -R "$SMALL" "$CF"
+cat >"$CF/actions/P1/P1-A1.yaml" <<'EOF'
+id: P1-A1
+priority: P1
+action: Hold a meeting with partners.
+information: Quarterly.
+status: ongoing
+timescale: Ongoing
+responsible:
+  - NYP
+  - CYC
+updates:
+  - id: u1
+    text: First meeting held.
+    date: 2024-01-05
+    x-venue: Guildhall
+conflicts:
+  - field: updates/u1/text
+    base: Meeting planned.
+    kept: First meeting held.
+    kept_by: jane.smith@nyp.example
+    kept_commit: 0123456789abcdef0123456789abcdef01234567
+    other: First meeting postponed.
+    other_by: tom@cyc.example
+    other_commit: 89abcdef0123456789abcdef0123456789abcdef
+x-budget: 1200
+x-tags:
+  - pilot
+  - city
+EOF
+expect 0 "show an action with a conflict" -C "$CF" show P1-A1
+out_has "^conflicts \(1\):" "show: the conflicts section"
+out_has "^  updates/u1/text$" "show: the conflicting field"
+out_has "^    other: +First meeting postponed\.$" "show: the value not kept"
+out_has "^    other_by: +tom@cyc\.example$" "show: who made the other change"
+out_has "^    kept_commit: +0123456789abcdef0123456789abcdef01234567$" "show: the kept commit"
+out_has "^x-budget: +1200$" "show: a key outside the schema"
+out_has "^    x-venue: +Guildhall$" "show: an update's key outside the schema"
+expect 0 "show --json with a conflict" -C "$CF" show P1-A1 --json
+python3 - "$T/out" <<'EOF' && ok "show --json: conflicts, typed extra keys" || notok "show --json conflicts"
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert a["conflicts"][0]["other"] == "First meeting postponed."
+assert a["x-budget"] == 1200 and a["x-tags"] == ["pilot", "city"]
+assert a["updates"][0]["date"] == "2024-01-05"
+EOF
+expect 0 "md notes unresolved conflicts" -C "$CF" export --format md
+out_has "^- P1-A1: updates/u1/text " "md: the conflict is listed"
+expect 0 "show an action without a conflict" -C "$SMALL" show P1-A1
+if grep -q '^conflicts' "$T/out"; then notok "show: no conflicts section when none"; else ok "show: no conflicts section when none"; fi
+
 # ---- colour: only on a terminal, and never with NO_COLOR ----
 if command -v script >/dev/null 2>&1; then
 	(cd "$Y" && env -u NO_COLOR script -qec "$PLANSYNC_BIN list --status done" /dev/null) >"$T/tty" 2>&1
