@@ -49,8 +49,10 @@
  * Conflict records (in the action's `conflicts` list, SPEC.md 4 shape):
  *   field, base (absent if none), kept, kept_by, kept_commit, other (absent
  *   for a delete), other_by, other_commit (a *_by or *_commit the callback
- *   left empty is left out).  A recorded value nested too deep
- *   to fit under DOC_MAX_DEPTH inside the record (only possible for opaque
+ *   left empty is left out).  The field is one line: a key outside the
+ *   schema named "" is written as two double quotes, line breaks and
+ * backslashes in a key are written \n, \r, \\.  A recorded value nested too
+ * deep to fit under DOC_MAX_DEPTH inside the record (only possible for opaque
  *   keys) is stored as its canonical YAML text instead.
  *
  * plan.yaml and partners.yaml have no `conflicts` list: their conflicts are
@@ -80,8 +82,10 @@ enum merge_side { MERGE_OURS = 0, MERGE_THEIRS = 1 };
 /* Who last changed a field on one side since the merge base. */
 struct merge_who {
 	long long time; /* author time, seconds since the epoch */
-	const char *commit; /* 40 lowercase hex digits; borrowed */
-	const char *email; /* the author; borrowed */
+	/* 40 or 64 lowercase hex digits, or "" if unknown (then left out
+	 * of the record); anything else is refused.  Borrowed. */
+	const char *commit;
+	const char *email; /* the author ("" if unknown); borrowed */
 };
 
 struct merge_ctx {

@@ -649,6 +649,51 @@ static void test_merge__opaque_keys(void **state)
 	scen_free(&s);
 }
 
+static void test_merge__odd_opaque_values_recorded_validly(void **state)
+{
+	struct scen s;
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	table_init(&s.tab);
+	/* Nested four deep: too deep to sit inside a record as a tree. */
+	s.b =
+		load(PLAN_FILE_ACTION, BASE_ACTION
+		     "\"odd\\nkey\": 1\nx-deep: {a: {b: {c: {d: base}}}}\n");
+	s.o =
+		load(PLAN_FILE_ACTION, BASE_ACTION
+		     "\"odd\\nkey\": 2\nx-deep: {a: {b: {c: {d: ours}}}}\n");
+	s.t =
+		load(PLAN_FILE_ACTION,
+		     BASE_ACTION "\"odd\\nkey\": 3\nx-deep: {a: {b: {c: {d: "
+				 "theirs}}}}\n");
+	scen_merge(&s); /* checks the result is valid and canonical */
+	assert_int_equal(s.r.nconflicts, 2);
+	{
+		const struct doc_node *recs = doc_map_get(s.r.doc, "conflicts");
+		const struct doc_node *deep = NULL, *odd = NULL;
+		size_t i;
+		for (i = 0; i < recs->n; i++) {
+			const char *f =
+				doc_str(doc_map_get(recs->items[i], "field"));
+			if (!strcmp(f, "x-deep"))
+				deep = recs->items[i];
+			if (!strcmp(f, "odd\\nkey"))
+				odd = recs->items[i];
+		}
+		assert_non_null(deep);
+		assert_non_null(odd);
+		/* The other value kept as its YAML text. */
+		assert_int_equal(doc_map_get(deep, "other")->kind, DOC_SCALAR);
+		assert_non_null(
+			strstr(doc_str(doc_map_get(deep, "other")), "d: ours"));
+		expect_field(odd, "other", "2");
+	}
+	expect_text(
+		doc_map_get(s.r.doc, "x-deep"),
+		"a:\n  b:\n    c:\n      d: theirs\n");
+	scen_free(&s);
+}
+
 static void test_merge__action_added_both_sides_renumbered(void **state)
 {
 	struct doc_node *o =
@@ -2649,6 +2694,8 @@ int main(void)
 		cmocka_unit_test(test_merge__text_merged_when_disjoint),
 		cmocka_unit_test(test_merge__text_conflict_when_overlapping),
 		cmocka_unit_test(test_merge__opaque_keys),
+		cmocka_unit_test(
+			test_merge__odd_opaque_values_recorded_validly),
 		cmocka_unit_test(
 			test_merge__action_added_both_sides_renumbered),
 		cmocka_unit_test(test_merge__renumber_many_in_id_order),
