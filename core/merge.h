@@ -50,10 +50,10 @@
  *   field, base (absent if none), kept, kept_by, kept_commit, other (absent
  *   for a delete), other_by, other_commit (a *_by or *_commit the callback
  *   left empty is left out).  The field is one line: a key outside the
- *   schema named "" is written as two double quotes, line breaks and
- * backslashes in a key are written \n, \r, \\.  A recorded value nested too
- * deep to fit under DOC_MAX_DEPTH inside the record (only possible for opaque
- *   keys) is stored as its canonical YAML text instead.
+ *   schema named "" is written as two double quotes; line breaks and
+ *   backslashes in a key are written \n, \r, \\.  A recorded value nested
+ *   too deep to fit under DOC_MAX_DEPTH inside the record (only possible
+ *   for opaque keys) is stored as its canonical YAML text instead.
  *
  * plan.yaml and partners.yaml have no `conflicts` list: their conflicts are
  * only returned in merge_result, the other value stays in history.  Such a
