@@ -88,7 +88,7 @@ int cmd_verify(int argc, char **argv)
 	int c, all = 0, error;
 
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			all = 1;

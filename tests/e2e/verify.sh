@@ -138,6 +138,8 @@ out_has '^6 commits verified, 1 bad$' "only the commit after revocation is bad"
 # --all walks every branch; HEAD alone does not see the attack branches.
 git reset -q --hard HEAD~
 expect 0 "HEAD good again" verify
+expect 0 "REV then --json" verify main --json
+out_has '"verdict": "good"' "REV then --json prints json"
 expect 3 "--all finds the attack branches" verify --all
 out_has ' unknown-key: ' "--all names the unknown key"
 out_has ' two gpgsig' "--all names the two gpgsig headers"
