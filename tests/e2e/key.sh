@@ -173,6 +173,63 @@ unset PLANSYNC_PASSPHRASE
 use_home "$H"
 if [ -e "$T/empty/key" ]; then notok "empty passphrase: no key made"; else ok "empty passphrase: no key made"; fi
 
+# ---- the terminal prompt (a pseudo-terminal driven by python3) ----
+cat >"$T/ptydrive.py" <<'PY'
+# ptydrive.py HOME MODE: run `plansync key generate --passphrase` on a new
+# pseudo-terminal, answer its prompts, print "status=N echoed=0|1 echo=0|1"
+# (echo: whether the terminal has echo on after plansync ends).
+import os, pty, signal, sys, termios, time
+home, mode = sys.argv[1], sys.argv[2]
+argv = [os.environ["PLANSYNC_BIN"], "key", "generate", "--name", "T",
+        "--email", "t@x.example", "--org", "O", "--passphrase"]
+answers = {"ok": [b"tty secret", b"tty secret"],
+           "mismatch": [b"tty secret", b"other secret"],
+           "interrupt": [None]}[mode]
+os.environ["PLANSYNC_HOME"] = home
+os.environ.pop("PLANSYNC_PASSPHRASE", None)
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out, deadline = b"", time.time() + 30
+def read_until(pred):
+    global out
+    while not pred() and time.time() < deadline:
+        try:
+            d = os.read(fd, 1024)
+        except OSError:
+            return
+        if not d:
+            return
+        out += d
+for i, a in enumerate(answers):
+    read_until(lambda: out.count(b"assphrase") > i)
+    time.sleep(0.3)  # the prompt is written just before echo goes off
+    os.write(fd, b"\x03" if a is None else a + b"\n")
+read_until(lambda: False)
+if time.time() >= deadline:
+    os.kill(pid, signal.SIGKILL)
+_, st = os.waitpid(pid, 0)
+echo = bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+print("status=%d echoed=%d echo=%d" % (os.waitstatus_to_exitcode(st),
+      b"secret" in out, echo))
+PY
+export PLANSYNC_BIN
+r=$(python3 "$T/ptydrive.py" "$T/tty-ok" ok)
+same "$r" "status=0 echoed=0 echo=1" "terminal: passphrase asked twice, not echoed"
+use_home "$T/tty-ok"
+export PLANSYNC_PASSPHRASE="tty secret"
+expect 0 "terminal passphrase seals the key" init "$T/repo-tty" --plan "$BASE"
+export PLANSYNC_PASSPHRASE="tty secreT"
+expect 3 "terminal-made key refuses another passphrase" init "$T/repo-tty2" --plan "$BASE"
+unset PLANSYNC_PASSPHRASE
+use_home "$H"
+r=$(python3 "$T/ptydrive.py" "$T/tty-mismatch" mismatch)
+same "$r" "status=2 echoed=0 echo=1" "terminal: differing passphrases refused"
+if [ -e "$T/tty-mismatch/key" ]; then notok "terminal mismatch: no key made"; else ok "terminal mismatch: no key made"; fi
+r=$(python3 "$T/ptydrive.py" "$T/tty-int" interrupt)
+same "$r" "status=-2 echoed=0 echo=1" "terminal: Ctrl-C at the prompt puts echo back"
+if [ -e "$T/tty-int/key" ]; then notok "terminal Ctrl-C: no key made"; else ok "terminal Ctrl-C: no key made"; fi
+
 # ---- import ----
 I="$T/imported"
 use_home "$I"
