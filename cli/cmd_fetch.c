@@ -53,11 +53,13 @@ static void print_progress(const struct transport_progress *p, void *ctx)
 		fputs(line, stderr);
 		return;
 	}
+	if (p->total == 0)
+		return; /* nothing counted yet */
 	if ((int)p->phase == st->phase && pct == st->pct && p->done != p->total)
 		return;
 	if (st->phase >= 0 && (int)p->phase != st->phase)
 		fputc('\n', stderr);
-	fprintf(stderr, "\r%s", line);
+	fprintf(stderr, "\r%-60s", line);
 	st->phase = (int)p->phase;
 	st->pct = pct;
 }

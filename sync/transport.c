@@ -364,7 +364,9 @@ int transport_progress_line(
 	}
 	if (p->total)
 		pct = (int)(p->done * 100 / p->total);
-	if (p->phase == TRANSPORT_RECEIVING || p->phase == TRANSPORT_SENDING)
+	if ((p->phase == TRANSPORT_RECEIVING ||
+	     p->phase == TRANSPORT_SENDING) &&
+	    p->bytes > 0)
 		snprintf(
 			buf, size, "%s: %3d%% (%zu/%zu), %.1f MiB",
 			what[p->phase], pct < 0 ? 0 : pct, p->done, p->total,
@@ -1078,7 +1080,11 @@ on_certificate(git_cert *cert, int valid, const char *host, void *payload)
 	int listed = 0, found = 0, r, port;
 
 	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
-		return valid ? 0 : GIT_PASSTHROUGH;
+		return valid ? 0 :
+			       cb_fail(s, ERROR_NET,
+				       "cannot connect to remote '%s' (%s): the "
+				       "TLS certificate of '%s' is not trusted",
+				       s->name, s->url, host);
 	if (!(hk->type & GIT_CERT_SSH_RAW) || !hk->hostkey || !hk->hostkey_len)
 		return cb_fail(
 			s, ERROR_NET,

@@ -273,6 +273,51 @@ err_one_line "rewritten: one line"
 if [ "$(rev "$b" refs/remotes/path/main)" = "$tracked" ]; then ok "rewritten: path/main did not move"; else notok "rewritten: path/main moved"; fi
 if [ "$(rev "$b" refs/plansync/incoming/path/main)" != "$(rev "$T/c" main)" ]; then ok "rewritten: not even quarantined"; else notok "rewritten: it was quarantined"; fi
 
+# Another plansync holds the repository lock: fetch and push wait, then
+# give up with exit 5, changing nothing.
+if command -v flock >/dev/null; then
+	flock "$b/.git/plansync.lock" sleep 20 &
+	holder=$!
+	_i=0
+	# Wait (bounded) until the holder has it: the probe then fails.
+	while flock -n "$b/.git/plansync.lock" true 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -gt 50 ] && break
+		sleep 0.1
+	done
+	before=$(refs "$b")
+	expect 5 "fetch waits for the lock, then says busy" -C "$b" fetch path
+	err_has "busy" "busy: says so"
+	expect 5 "push while locked" -C "$b" push path
+	if [ "$(refs "$b")" = "$before" ]; then ok "busy: no ref changed"; else notok "busy: refs changed"; fi
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+else
+	echo "ok - repository lock untested: flock(1) missing # SKIP"
+fi
+
+# Progress: on stderr when it is a terminal (script(1) gives one).
+if command -v script >/dev/null; then
+	mkrepo "$T/big"
+	_i=0
+	while [ $_i -lt 200 ]; do
+		head -c 2000 /dev/urandom | od -An -tx1 >"$T/big/f$_i"
+		_i=$((_i + 1))
+	done
+	git -C "$T/big" add . && git -C "$T/big" commit -q -m "many files"
+	hub big
+	"$PLANSYNC_BIN" -C "$T/big" remote add big "$SRV/big.git" >/dev/null
+	script -qec "'$PLANSYNC_BIN' -C '$T/big' push big" /dev/null >"$T/tty" 2>&1 </dev/null
+	if grep -q "sending objects: 100% (" "$T/tty"; then ok "push shows progress on a terminal"; else notok "push shows no progress on a terminal: $(head -c 200 "$T/tty")"; fi
+	git init -q "$T/big2"
+	"$PLANSYNC_BIN" -C "$T/big2" remote add big "$SRV/big.git" >/dev/null
+	script -qec "'$PLANSYNC_BIN' -C '$T/big2' fetch big" /dev/null >"$T/tty" 2>&1 </dev/null
+	if grep -q "receiving objects: 100% (" "$T/tty"; then ok "fetch shows progress on a terminal"; else notok "fetch shows no progress on a terminal: $(head -c 200 "$T/tty")"; fi
+	if [ "$(rev "$T/big2" refs/remotes/big/main)" = "$(rev "$T/big" main)" ]; then ok "the fetch under a terminal completed"; else notok "the fetch under a terminal did not complete"; fi
+else
+	echo "ok - progress on a terminal untested: script(1) missing # SKIP"
+fi
+
 # Push from a repository with no commits, and from outside a repository.
 git init -q "$T/empty"
 git -C "$T/empty" remote add origin "$SRV/path.git"
