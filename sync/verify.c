@@ -765,8 +765,7 @@ static int check_signature(
 					 j->payload_len)) < 0) {
 		if (error != ERROR_VERIFY)
 			return error;
-		set_bad(out, VERIFY_BAD_SIGNATURE, "bad signature: %s",
-			error_message());
+		set_bad(out, VERIFY_BAD_SIGNATURE, "%s", error_message());
 		error_clear();
 		return 0;
 	}

@@ -262,7 +262,7 @@ static void test_verify__hash_mismatch(void **state)
 	/* signed data hashed with sha512, the blob claims sha256 */
 	change(&a, f, &f->root, "plan.yaml", "a: 1\n", editor,
 	       HELPER_SIGN_HASH_MISMATCH);
-	assert_verdict(f, &a, VERIFY_BAD_SIGNATURE, "bad signature");
+	assert_verdict(f, &a, VERIFY_BAD_SIGNATURE, "does not verify");
 }
 
 static void test_verify__wrong_namespace(void **state)
