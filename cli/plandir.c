@@ -73,15 +73,61 @@ done:
 	return error;
 }
 
+/*
+ * The way from the current folder up to dir ("." or "../.."), so that the
+ * loader's messages name files as the user sees them from here.
+ */
+static int relative_up(char **out, const char *dir)
+{
+	char *cwd = NULL, *rel = NULL;
+	size_t up = 0, i, base;
+	int error = 0;
+
+	if (!(cwd = getcwd(NULL, 0))) {
+		error = error_set(
+			ERROR_GENERIC, "cannot read the current folder: %s",
+			strerror(errno));
+		goto done;
+	}
+	base = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+	if (strncmp(cwd, dir, base) != 0) {
+		/* not below dir: keep the absolute path */
+		rel = strdup(dir);
+	} else {
+		for (i = base; cwd[i]; i++)
+			if (cwd[i] == '/' && cwd[i + 1])
+				up++;
+		rel = malloc(up ? 3 * up : 2);
+		if (rel && up == 0) {
+			memcpy(rel, ".", 2);
+		} else if (rel) {
+			for (i = 0; i < up; i++)
+				memcpy(rel + 3 * i, "../", 3);
+			rel[3 * up - 1] = '\0';
+		}
+	}
+	if (!rel) {
+		error = error_nomem();
+		goto done;
+	}
+	*out = rel;
+	rel = NULL;
+done:
+	free(rel);
+	free(cwd);
+	return error;
+}
+
 int plandir_load(struct plan **out, char **out_dir)
 {
 	struct plan *plan = NULL;
-	char *dir = NULL;
+	char *dir = NULL, *rel = NULL;
 	int error;
 
-	if ((error = plandir_find(&dir)) < 0)
+	if ((error = plandir_find(&dir)) < 0 ||
+	    (error = relative_up(&rel, dir)) < 0)
 		goto done;
-	if ((error = plan_load_dir(&plan, dir)) < 0)
+	if ((error = plan_load_dir(&plan, rel)) < 0)
 		goto done;
 	*out = plan;
 	plan = NULL;
@@ -91,6 +137,7 @@ int plandir_load(struct plan **out, char **out_dir)
 	}
 done:
 	plan_free(plan);
+	free(rel);
 	free(dir);
 	return error;
 }

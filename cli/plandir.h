@@ -17,7 +17,11 @@ struct plan;
  */
 int plandir_find(char **out);
 
-/* plandir_find, then plan_load_dir on it.  out_dir may be NULL. */
+/*
+ * plandir_find, then plan_load_dir on it, named relative to the current
+ * folder ("." or "../..") so that messages name files as the user sees
+ * them.  *out_dir (absolute) may be NULL.
+ */
 int plandir_load(struct plan **out, char **out_dir);
 
 #endif
