@@ -12,6 +12,57 @@
 #include "core/plan.h"
 #include "plandir.h"
 
+/*
+ * Refuse an output path that is one of the plan's own files (plan.yaml,
+ * partners.yaml, .gitattributes) or lies under its actions/ or .git/.
+ * A path whose folder does not exist is left to the write to report.
+ */
+static int check_output(const char *output, const char *plan_dir)
+{
+	char *copy = NULL, *parent = NULL, *slash;
+	const char *base, *folder;
+	size_t n = strlen(plan_dir);
+	int error = 0;
+
+	if (!(copy = strdup(output))) {
+		error = error_nomem();
+		goto done;
+	}
+	slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
+		folder = slash == copy ? "/" : copy;
+	} else {
+		base = copy;
+		folder = ".";
+	}
+	if (!(parent = realpath(folder, NULL)))
+		goto done;
+	if (strcmp(parent, plan_dir) == 0 &&
+	    (strcmp(base, "plan.yaml") == 0 ||
+	     strcmp(base, "partners.yaml") == 0 ||
+	     strcmp(base, ".gitattributes") == 0 ||
+	     strcmp(base, "actions") == 0 || strcmp(base, ".git") == 0))
+		goto refuse;
+	if (strncmp(parent, plan_dir, n) == 0 &&
+	    (strncmp(parent + n, "/actions", 8) == 0 ||
+	     strncmp(parent + n, "/.git", 5) == 0) &&
+	    (parent[n + (parent[n + 1] == 'a' ? 8 : 5)] == '\0' ||
+	     parent[n + (parent[n + 1] == 'a' ? 8 : 5)] == '/'))
+		goto refuse;
+	goto done;
+refuse:
+	error = error_set(
+		ERROR_EXISTS,
+		"will not write the report to '%s': it is part of the plan",
+		output);
+done:
+	free(parent);
+	free(copy);
+	return error;
+}
+
 static void print_help(void)
 {
 	printf("usage: plansync export --format md|html|csv|json [-o FILE]\n"
@@ -49,7 +100,7 @@ int cmd_export(int argc, char **argv)
 	const char *format_name = NULL, *output = NULL;
 	enum export_format format = EXPORT_MD;
 	struct plan *plan = NULL;
-	char *text = NULL;
+	char *text = NULL, *plan_dir = NULL;
 	size_t len;
 	int c, error = 0;
 
@@ -100,7 +151,10 @@ int cmd_export(int argc, char **argv)
 		error = cli_usage("export", "-o needs a file name");
 		goto done;
 	}
-	if ((error = plandir_load(&plan, NULL)) < 0)
+	if ((error = plandir_load(&plan, &plan_dir)) < 0)
+		goto done;
+	if (output && strcmp(output, "-") != 0 &&
+	    (error = check_output(output, plan_dir)) < 0)
 		goto done;
 	if ((error = export_plan(&text, &len, plan, format)) < 0)
 		goto done;
@@ -110,6 +164,7 @@ int cmd_export(int argc, char **argv)
 		fwrite(text, 1, len, stdout);
 done:
 	free(text);
+	free(plan_dir);
 	plan_free(plan);
 	return error;
 }

@@ -381,6 +381,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	if [ -z "$(ls -A "$T/ro")" ]; then ok "read-only folder: nothing written"; else notok "read-only folder: nothing written"; fi
 fi
 chmod 0755 "$T/ro"
+for o in plan.yaml "$Y/actions/P1/P1-A1.yaml" actions/P2/report.md ./partners.yaml; do
+	expect 1 "-o $o (a file of the plan) is refused" -C "$Y" export --format md -o "$o"
+	err_has "part of the plan" "-o $o: says why"
+done
+expect 0 "-o report.md beside plan.yaml is fine" -C "$Y" export --format md -o report.md
+if cmp -s "$Y/report.md" "$T/york.md"; then ok "report beside the plan written"; rm -f "$Y/report.md"; else notok "report beside the plan written"; fi
 expect 2 "export without --format" -C "$Y" export
 expect 2 "export --format pdf" -C "$Y" export --format pdf
 err_has "pdf" "the bad format is named"
