@@ -14,7 +14,7 @@ static void print_help(void)
 	printf("usage: plansync verify [--all | REV] [--json]\n"
 	       "\n"
 	       "Check every commit reachable from REV (default HEAD), or with "
-	       "--all from HEAD\nand every ref (but refs/stash and "
+	       "--all from HEAD\nand every ref (except refs/stash and "
 	       "refs/notes/), by the trust rules:\n"
 	       "  - one gpgsig header holding an SSH signature (git's format) "
 	       "that verifies;\n"
