@@ -748,6 +748,55 @@ static void test_verify__range_many(void **state)
 	free(c);
 }
 
+/* Every single-bit change of a signed commit object is refused. */
+static void test_verify__every_bit_flip(void **state)
+{
+	struct fx *f = *state;
+	struct helper_sign_partner p[] = {
+		{ editor, "editor", 0, NULL, NULL },
+	};
+	char *yaml = helper_sign_partners_yaml(p, 1);
+	struct verify_partners *trust = NULL;
+	struct verify_result r;
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	git_oid a;
+	char *raw;
+	size_t len, i, bit, good = 0;
+
+	assert_int_equal(
+		verify_partners_parse(&trust, yaml, strlen(yaml), "p.yaml"), 0);
+	change(&a, f, &f->root, "plan.yaml", "a: 1\n", editor, 0);
+	assert_int_equal(git_repository_odb(&odb, f->repo), 0);
+	assert_int_equal(git_odb_read(&obj, odb, &a), 0);
+	len = git_odb_object_size(obj);
+	raw = malloc(len);
+	assert_non_null(raw);
+	memcpy(raw, git_odb_object_data(obj), len);
+	assert_int_equal(verify_signature(&r, raw, len, trust, NULL), 0);
+	assert_int_equal(r.verdict, VERIFY_GOOD);
+	for (i = 0; i < len; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			raw[i] ^= (char)(1u << bit);
+			assert_int_equal(
+				verify_signature(&r, raw, len, trust, NULL), 0);
+			if (r.verdict == VERIFY_GOOD) {
+				good++;
+				print_message(
+					"still good: byte %zu bit %zu\n", i,
+					bit);
+			}
+			raw[i] ^= (char)(1u << bit);
+		}
+	}
+	assert_int_equal(good, 0);
+	free(raw);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	verify_partners_free(trust);
+	free(yaml);
+}
+
 /* ---- the shared vectors ------------------------------------------------- */
 
 static char *slurp(const char *path, size_t *len)
@@ -1101,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_verify__history_unborn),
 		FX(test_verify__cache_shared),
 		FX(test_verify__range_many),
+		FX(test_verify__every_bit_flip),
 		cmocka_unit_test(test_verify__vectors),
 		cmocka_unit_test(test_verify__stock_git),
 	};
