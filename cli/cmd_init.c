@@ -37,7 +37,9 @@ static void print_help(void)
 	       "  partners.yaml  PLANDIR's partners.yaml, or a new one; you "
 	       "are listed as a\n"
 	       "                 coordinator (refused if PLANDIR lists your "
-	       "email otherwise)\n"
+	       "email otherwise;\n"
+	       "                 your key's organisation, else your email's "
+	       "domain)\n"
 	       "  .gitattributes *.yaml merge=plansync\n"
 	       "  .git/config    gpg.format=ssh, gpg.ssh.allowedSignersFile = "
 	       ".git/" REPO_SIGNERS_FILE ",\n"
@@ -82,6 +84,11 @@ static struct doc_node *partner_entry(const struct key *key)
 {
 	struct doc_node *m = doc_new_map();
 	char line[KEY_LINE_MAX];
+	const char *org = key_org(key), *at = strchr(key_email(key), '@');
+
+	/* A key made without --org: the email's domain stands in. */
+	if (!*org)
+		org = at && at[1] ? at + 1 : key_email(key);
 
 	if (!m)
 		return NULL;
@@ -89,7 +96,7 @@ static struct doc_node *partner_entry(const struct key *key)
 		    line, sizeof(line), key_public(key), key_email(key)) < 0 ||
 	    doc_map_set(m, "email", doc_new_scalar(key_email(key))) < 0 ||
 	    doc_map_set(m, "name", doc_new_scalar(key_name(key))) < 0 ||
-	    doc_map_set(m, "organisation", doc_new_scalar(key_org(key))) < 0 ||
+	    doc_map_set(m, "organisation", doc_new_scalar(org)) < 0 ||
 	    doc_map_set(m, "role", doc_new_scalar("coordinator")) < 0 ||
 	    doc_map_set(m, "key", doc_new_scalar(line)) < 0 ||
 	    doc_map_set(m, "revoked", doc_new_plain("false")) < 0) {

@@ -95,6 +95,9 @@ done
 if grep -A3 'email: jane@nyp.example' "$R/partners.yaml" | grep -q 'role: coordinator'; then ok "init: jane is a coordinator"; else notok "init: jane is a coordinator"; fi
 if git -C "$R" fsck --strict >/dev/null 2>&1; then ok "init: git fsck"; else notok "init: git fsck"; fi
 expect 1 "init over an existing repository" init "$R" --plan "$YORK"
+PLANSYNC_HOME="$T/noorg" "$B" key generate --name "No Org" --email no@org.example >/dev/null
+PLANSYNC_HOME="$T/noorg" expect 0 "init with a key made without --org" init "$T/noorg-repo" --plan "$YORK"
+if grep -A2 'email: no@org.example' "$T/noorg-repo/partners.yaml" | grep -q 'organisation: org.example'; then ok "no --org: the email's domain stands in"; else notok "no --org: the email's domain stands in"; fi
 
 cd "$R" || exit 1
 
