@@ -296,6 +296,24 @@ done:
 	return error;
 }
 
+/*
+ * The root commit lands in an empty work tree (repo_create makes sure):
+ * no file can be half-replaced there, so one libgit2 checkout writes them
+ * all and the index, far faster than a rename and two fsyncs per file.
+ */
+static int check_out_root(struct repo *repo)
+{
+	git_checkout_options opts;
+	int rc;
+
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy =
+		GIT_CHECKOUT_SAFE | GIT_CHECKOUT_RECREATE_MISSING;
+	if ((rc = git_checkout_head(repo_git(repo), &opts)) < 0)
+		return repo_git_error(rc, "cannot write the work tree");
+	return 0;
+}
+
 /* ---- the commit ---------------------------------------------------------- */
 
 int commit_files(
@@ -473,7 +491,8 @@ int commit_files(
 
 	/* The work tree and index follow; the commit is made whatever happens.
 	 */
-	if ((error = update_work_tree(repo, files, n)) < 0 ||
+	if ((error = head.unborn ? check_out_root(repo) :
+				   update_work_tree(repo, files, n)) < 0 ||
 	    (error = signers_refresh(repo)) < 0) {
 		char why[512];
 

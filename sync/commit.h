@@ -13,7 +13,8 @@
  * HEAD names with git_reference_create_matching against the old tip.  Only
  * then does it touch the work tree: each changed file is replaced
  * atomically (temp file + rename) and its index entry updated, so `git
- * status` stays clean, and allowed_signers is regenerated.
+ * status` stays clean, and allowed_signers is regenerated.  (A root commit
+ * is checked out into its empty work tree in one libgit2 checkout.)
  *
  * Call it with the repository lock held (repo_open(..., lock = 1)).  Any
  * error before the ref moves leaves no trace but unreachable objects.
