@@ -835,6 +835,38 @@ struct session {
 	char reject_status[MSG_MAX];
 };
 
+/*
+ * As git does: GIT_SSL_CAINFO, else http.sslCAInfo, names the file of
+ * certificate authorities that https servers are checked against (an
+ * organisation's own CA); otherwise the system's.
+ */
+static int set_ca(git_repository *repo)
+{
+	git_config *cfg = NULL;
+	git_buf path = { NULL, 0, 0 };
+	const char *file = getenv("GIT_SSL_CAINFO");
+	int rc, error = 0;
+
+	if ((!file || !*file) &&
+	    git_repository_config_snapshot(&cfg, repo) == 0 &&
+	    git_config_get_path(&path, cfg, "http.sslcainfo") == 0)
+		file = path.ptr;
+	if (file && *file) {
+		if (access(file, R_OK) != 0)
+			error = error_set(
+				ERROR_NET, "cannot read the CA file '%s': %s",
+				file, strerror(errno));
+		else if (
+			(rc = git_libgit2_opts(
+				 GIT_OPT_SET_SSL_CERT_LOCATIONS, file, NULL)) <
+			0)
+			error = repo_git_error(rc, "cannot use the CA file");
+	}
+	git_buf_dispose(&path);
+	git_config_free(cfg);
+	return error;
+}
+
 static int session_init(
 	struct session *s,
 	git_repository *repo,
@@ -858,6 +890,8 @@ static int session_init(
 	s->host[hl] = '\0';
 	if (sodium_init() < 0)
 		return error_set(ERROR_GENERIC, "cannot initialise libsodium");
+	if (strcmp(s->parts.kind, "https") == 0)
+		return set_ca(repo);
 	return 0;
 }
 
@@ -1079,12 +1113,16 @@ on_certificate(git_cert *cert, int valid, const char *host, void *payload)
 	size_t len, i;
 	int listed = 0, found = 0, r, port;
 
-	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
-		return valid ? 0 :
-			       cb_fail(s, ERROR_NET,
-				       "cannot connect to remote '%s' (%s): the "
-				       "TLS certificate of '%s' is not trusted",
-				       s->name, s->url, host);
+	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
+		if (valid)
+			return 0;
+		return cb_fail(
+			s, ERROR_NET,
+			"cannot connect to remote '%s' (%s): the TLS "
+			"certificate of '%s' is not trusted (for an "
+			"organisation's own CA, set http.sslCAInfo)",
+			s->name, s->url, host);
+	}
 	if (!(hk->type & GIT_CERT_SSH_RAW) || !hk->hostkey || !hk->hostkey_len)
 		return cb_fail(
 			s, ERROR_NET,

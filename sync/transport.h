@@ -34,7 +34,9 @@
  * ~/.ssh/known_hosts (or /etc/ssh/ssh_known_hosts), checked with
  * `ssh-keygen -F`.  For http(s), `git credential fill` (git's credential
  * helpers, or git's own prompt when interactive), `approve` after success
- * and `reject` after a refusal; at most three attempts.
+ * and `reject` after a refusal; at most three attempts.  https servers are
+ * checked against the system's certificate authorities, or the file that
+ * GIT_SSL_CAINFO or http.sslCAInfo names (as git does).
  *
  * The caller holds the repository lock (repo_open(..., lock = 1)).
  */

@@ -7,6 +7,9 @@
 #                           push allowed by http.receivepack in the repo) and
 #                           /auth/ (basic auth: user "partner", password in
 #                           $HTTP_PASSWORD; push allowed for that user)
+#   start_https BASE        the same over TLS at https://127.0.0.1:$HTTPS_PORT/
+#                           (/git/ only), with a throwaway CA whose
+#                           certificate is $HTTPS_CA
 #   start_sshd              sshd on 127.0.0.1:$SSHD_PORT accepting the key
 #                           $HOME/.ssh/id_ed25519 for the current user, its
 #                           host key recorded in $HOME/.ssh/known_hosts
@@ -134,6 +137,59 @@ EOF
 		stop_server "$HTTP_PID"
 	done
 	SERVER_WHY="lighttpd did not start: $(tail -n 3 "$T/lighttpd.log" "$T/lighttpd.out")"
+	return 1
+}
+
+start_https() {
+	_base=$1
+	_lh=$(command -v lighttpd || ls /usr/sbin/lighttpd 2>/dev/null)
+	_backend=$(git --exec-path)/git-http-backend
+	[ -n "$_lh" ] || { SERVER_WHY="lighttpd missing (apt-get install lighttpd)"; return 1; }
+	[ -f /usr/lib/lighttpd/mod_openssl.so ] || { SERVER_WHY="lighttpd-mod-openssl missing"; return 1; }
+	command -v openssl >/dev/null || { SERVER_WHY="openssl missing"; return 1; }
+	mkdir -p "$T/tls" "$T/www"
+	# A CA, and a server certificate it signs for 127.0.0.1.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plansync test CA" \
+		-keyout "$T/tls/ca.key" -out "$T/tls/ca.pem" >/dev/null 2>&1 &&
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+			-keyout "$T/tls/server.key" -out "$T/tls/server.csr" >/dev/null 2>&1 &&
+		printf 'subjectAltName=DNS:127.0.0.1,IP:127.0.0.1\n' >"$T/tls/ext" &&
+		openssl x509 -req -in "$T/tls/server.csr" -CA "$T/tls/ca.pem" \
+			-CAkey "$T/tls/ca.key" -CAcreateserial -days 2 \
+			-extfile "$T/tls/ext" -out "$T/tls/server.pem" >/dev/null 2>&1 ||
+		{ SERVER_WHY="openssl could not make certificates"; return 1; }
+	cat "$T/tls/server.pem" "$T/tls/server.key" >"$T/tls/server-both.pem"
+	HTTPS_CA="$T/tls/ca.pem"
+	for _try in 1 2 3 4 5; do
+		HTTPS_PORT=$(random_port)
+		cat >"$T/lighttpd-tls.conf" <<EOF
+server.modules = ("mod_openssl", "mod_alias", "mod_setenv", "mod_cgi")
+server.document-root = "$T/www"
+server.bind = "127.0.0.1"
+server.port = $HTTPS_PORT
+server.errorlog = "$T/lighttpd-tls.log"
+ssl.engine = "enable"
+ssl.pemfile = "$T/tls/server-both.pem"
+alias.url = ( "/git" => "$_backend" )
+\$HTTP["url"] =~ "^/git" {
+	cgi.assign = ( "" => "" )
+	setenv.add-environment = (
+		"GIT_PROJECT_ROOT" => "$_base",
+		"GIT_HTTP_EXPORT_ALL" => "1",
+		"GIT_CONFIG_NOSYSTEM" => "1"
+	)
+}
+EOF
+		: >"$T/lighttpd-tls.log"
+		"$_lh" -D -f "$T/lighttpd-tls.conf" >"$T/lighttpd-tls.out" 2>&1 &
+		HTTPS_PID=$!
+		_srv_pids="$_srv_pids $HTTPS_PID"
+		if _wait_log "$HTTPS_PID" "$T/lighttpd-tls.log" "server started" 10; then
+			return 0
+		fi
+		stop_server "$HTTPS_PID"
+	done
+	SERVER_WHY="lighttpd (TLS) did not start: $(tail -n 3 "$T/lighttpd-tls.log" "$T/lighttpd-tls.out")"
 	return 1
 }
 

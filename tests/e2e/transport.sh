@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 
-unset SSH_AUTH_SOCK
+unset SSH_AUTH_SOCK GIT_SSL_CAINFO GIT_SSL_CAPATH
 # Under ASan (make check): libgit2 1.5.1 itself leaks a few bytes when an
 # ssh connection reads known_hosts and when a git:// push fails to connect
 # (inside git_remote_connect); those are its leaks, not plansync's.
@@ -214,6 +214,28 @@ if start_http "$SRV"; then
 	err_has "127.0.0.1:$hport" "unreachable http: names the URL"
 else
 	notok "http: $SERVER_WHY"
+fi
+
+if start_https "$SRV"; then
+	hub https
+	url="https://127.0.0.1:$HTTPS_PORT/git/https.git"
+	expect 0 "https: remote add" -C "$T/a" remote add https "$url"
+	expect 4 "https: a server certificate from an unknown CA is refused" -C "$T/a" push https
+	err_has "certificate" "https: says the certificate is not trusted"
+	err_one_line "https untrusted: one line"
+	if [ -z "$(rev "$SRV/https.git" refs/heads/main)" ]; then ok "https untrusted: nothing was sent"; else notok "https untrusted: the hub got our branch"; fi
+	git -C "$T/a" remote remove https
+	git config --global http.sslCAInfo "$HTTPS_CA"
+	roundtrip "https:// (CA from http.sslCAInfo)" https "$url"
+	git config --global --unset http.sslCAInfo
+	expect 4 "https: without the CA the certificate is refused again" -C "$T/b-https" fetch https
+	GIT_SSL_CAINFO=$HTTPS_CA
+	export GIT_SSL_CAINFO
+	expect 0 "https: the CA from GIT_SSL_CAINFO" -C "$T/b-https" fetch https
+	unset GIT_SSL_CAINFO
+	stop_server "$HTTPS_PID"
+else
+	notok "https: $SERVER_WHY"
 fi
 
 if start_sshd; then
