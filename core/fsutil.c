@@ -29,7 +29,9 @@ int fsutil_read_fileat(
 
 	if (!name)
 		name = path;
-	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	fd = openat(
+		dirfd, path,
+		O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			error = error_set(
@@ -61,14 +63,17 @@ int fsutil_read_fileat(
 			(long long)st.st_size, max);
 		goto done;
 	}
-	/* One read for the expected size; one more byte to notice growth. */
-	cap = (size_t)st.st_size + 1;
+	/*
+	 * Read the size fstat gave, usually in one read(): the file as it
+	 * was when opened (a file growing meanwhile is read up to that size).
+	 */
+	cap = (size_t)st.st_size;
 	buf = malloc(cap + 1);
 	if (!buf) {
 		error = error_nomem();
 		goto done;
 	}
-	for (;;) {
+	while (len < cap) {
 		ssize_t r = read(fd, buf + len, cap - len);
 
 		if (r < 0) {
@@ -82,24 +87,6 @@ int fsutil_read_fileat(
 		if (r == 0)
 			break;
 		len += (size_t)r;
-		if (len > max) {
-			error = error_set(
-				ERROR_INVALID,
-				"'%s' is over the limit of %zu bytes", name,
-				max);
-			goto done;
-		}
-		if (len == cap) {
-			char *nbuf;
-
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			nbuf = realloc(buf, cap + 1);
-			if (!nbuf) {
-				error = error_nomem();
-				goto done;
-			}
-			buf = nbuf;
-		}
 	}
 	buf[len] = '\0';
 	*out = buf;

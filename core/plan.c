@@ -489,8 +489,8 @@ static int reorder(struct doc_node *map, const struct field *fields)
 	if (sorted)
 		return 0;
 	items = malloc(map->n * sizeof(*items));
-	keys = malloc(map->cap * sizeof(*keys));
-	values = malloc(map->cap * sizeof(*values));
+	keys = malloc(map->n * sizeof(*keys));
+	values = malloc(map->n * sizeof(*values));
 	if (!items || !keys || !values) {
 		error = error_nomem();
 		goto done;
@@ -505,12 +505,9 @@ static int reorder(struct doc_node *map, const struct field *fields)
 		keys[i] = map->keys[items[i].index];
 		values[i] = map->items[items[i].index];
 	}
-	free(map->keys);
-	free(map->items);
-	map->keys = keys;
-	map->items = values;
-	keys = NULL;
-	values = NULL;
+	/* In place: the arrays may belong to the document's arena. */
+	memcpy(map->keys, keys, map->n * sizeof(*keys));
+	memcpy(map->items, values, map->n * sizeof(*values));
 done:
 	free(items);
 	free(keys);
