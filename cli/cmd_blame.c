@@ -1,0 +1,208 @@
+/*
+ * plansync blame: who set each field of an action, and whether it is signed.
+ */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/export.h"
+#include "core/plan.h"
+#include "sync/history.h"
+#include "sync/repo.h"
+
+#define TRIM 50
+
+static void print_help(void)
+{
+	printf("usage: plansync blame ID [--json] [--full] [--no-index]\n"
+	       "\n"
+	       "For every field of the action ID at HEAD, each update "
+	       "entry's fields\nincluded: the current value and the commit "
+	       "that set it, its author and\norganisation, the date and the "
+	       "signature status (good, bad, unknown-key,\nrevoked, "
+	       "unsigned).  A value carried in by a merge is credited to the "
+	       "commit\nthat made it, not to the merge.\n"
+	       "\n"
+	       "  --json      an array of {field, value, commit, date, author, "
+	       "email,\n"
+	       "              organisation, fingerprint, signature, merge}\n"
+	       "  --full      long values in full (they are trimmed to %d "
+	       "bytes)\n"
+	       "  --no-index  walk the commits instead of reading the history "
+	       "index\n",
+	       TRIM);
+}
+
+static void format_time(char *buf, size_t size, long long t, int tz, int iso)
+{
+	time_t tt = (time_t)(t + (long long)tz * 60);
+	struct tm tm;
+	int a = tz < 0 ? -tz : tz;
+
+	gmtime_r(&tt, &tm);
+	if (iso)
+		snprintf(
+			buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
+			a / 60, a % 60);
+	else
+		snprintf(
+			buf, size, "%04d-%02d-%02d", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday);
+}
+
+static void json_or_null(const char *s)
+{
+	if (s && *s)
+		cli_json_string(stdout, s);
+	else
+		fputs("null", stdout);
+}
+
+static void json_value(const struct doc_node *v)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (!v || export_json_node(&text, &len, v) < 0) {
+		fputs("null", stdout);
+		free(text);
+		return;
+	}
+	while (len && text[len - 1] == '\n')
+		len--;
+	fwrite(text, 1, len, stdout);
+	free(text);
+}
+
+static void print_json(const struct history_blame *v, size_t n)
+{
+	char date[80];
+	size_t i;
+
+	fputs("[", stdout);
+	for (i = 0; i < n; i++) {
+		const struct history_who *w = v[i].who;
+
+		format_time(date, sizeof(date), w->time, w->tz, 1);
+		fputs(i ? ",\n  {" : "\n  {", stdout);
+		fputs("\"field\": ", stdout);
+		cli_json_string(stdout, v[i].field);
+		fputs(", \"value\": ", stdout);
+		json_value(v[i].value);
+		fputs(", \"commit\": ", stdout);
+		cli_json_string(stdout, w->commit);
+		fputs(", \"date\": ", stdout);
+		cli_json_string(stdout, date);
+		fputs(", \"author\": ", stdout);
+		cli_json_string(stdout, w->name);
+		fputs(", \"email\": ", stdout);
+		cli_json_string(stdout, w->email);
+		fputs(", \"organisation\": ", stdout);
+		json_or_null(w->organisation);
+		fputs(", \"fingerprint\": ", stdout);
+		json_or_null(w->fingerprint);
+		fputs(", \"signature\": ", stdout);
+		cli_json_string(stdout, history_signature_status(w->verdict));
+		printf(", \"merge\": %s}", w->merge ? "true" : "false");
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+static int print_text(const struct history_blame *v, size_t n, int full)
+{
+	size_t width = 6, i;
+	char date[80];
+
+	for (i = 0; i < n; i++)
+		if (strlen(v[i].field) > width)
+			width = strlen(v[i].field);
+	for (i = 0; i < n; i++) {
+		const struct history_who *w = v[i].who;
+		char *val = plan_value_summary(
+			v[i].value, full ? (size_t)DOC_MAX_FILE : TRIM);
+
+		if (!val)
+			return error_nomem();
+		format_time(date, sizeof(date), w->time, w->tz, 0);
+		printf("%-*s %s%.7s %s%s %s", (int)width, v[i].field,
+		       cli_c_dim(), w->commit, date, cli_c_reset(), w->name);
+		if (w->organisation)
+			printf(" (%s)", w->organisation);
+		printf(" %s%s%s: %s\n",
+		       w->verdict == VERIFY_GOOD ? cli_c_good() : cli_c_bad(),
+		       history_signature_status(w->verdict), cli_c_reset(),
+		       val);
+		free(val);
+	}
+	return 0;
+}
+
+int cmd_blame(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "full", no_argument, NULL, 'f' },
+		{ "no-index", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct repo *repo = NULL;
+	struct history *h = NULL;
+	struct history_blame *v = NULL;
+	size_t n = 0;
+	int c, json = 0, full = 0, noindex = 0, error = 0;
+
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'f':
+			full = 1;
+			break;
+		case 'n':
+			noindex = 1;
+			break;
+		case 'h':
+			print_help();
+			goto done;
+		default:
+			error = cli_usage(
+				"blame", "unknown option '%s'",
+				argv[optind - 1]);
+			goto done;
+		}
+	}
+	if (argc - optind != 1) {
+		error = cli_usage(
+			"blame", argc - optind ? "give one action ID" :
+						 "which action? give an ID");
+		goto done;
+	}
+	if (!plan_action_id_valid(argv[optind])) {
+		error = cli_usage(
+			"blame", "'%s' is not an action ID (P<n>-A<n>)",
+			argv[optind]);
+		goto done;
+	}
+	if ((error = repo_open(&repo, ".", 0)) < 0 ||
+	    (error = history_open(&h, repo, noindex ? HISTORY_NO_INDEX : 0)) <
+		    0 ||
+	    (error = history_blame(&v, &n, h, argv[optind])) < 0)
+		goto done;
+	if (json)
+		print_json(v, n);
+	else
+		error = print_text(v, n, full);
+done:
+	history_blame_free(v, n);
+	history_free(h);
+	repo_free(repo);
+	return error;
+}

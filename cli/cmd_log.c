@@ -1,0 +1,320 @@
+/*
+ * plansync log: every field-level change, who made it, and its signature.
+ */
+#include "cmd.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/export.h"
+#include "core/plan.h"
+#include "sync/history.h"
+#include "sync/repo.h"
+
+#define TRIM 60
+
+static void print_help(void)
+{
+	printf("usage: plansync log [ID[/FIELD]] [--since D] [--until D] "
+	       "[--full] [--json]\n"
+	       "              [--no-index]\n"
+	       "\n"
+	       "Every change to the plan's actions in the history of HEAD, "
+	       "newest first,\nfield by field: the date, the author and "
+	       "organisation, the signing key's\nfingerprint, the signature "
+	       "status (good, bad, unknown-key, revoked, unsigned),\nthe "
+	       "commit, the field and its old -> new value.  A change carried "
+	       "in by a\nmerge is shown under the commit that made it; a "
+	       "merge commit shows only what\nit decided itself (conflict "
+	       "records, resolutions).\n"
+	       "\n"
+	       "  ID           only the action ID (e.g. P2-A2)\n"
+	       "  ID/FIELD     only that field, or every field under it "
+	       "(P2-A2/status,\n"
+	       "               P2-A2/updates/u1, P2-A2/updates/u1/text)\n"
+	       "  --since D    only commits dated D (YYYY-MM-DD, UTC) or "
+	       "later\n"
+	       "  --until D    only commits dated D or earlier\n"
+	       "  --full       long values in full (they are trimmed to %d "
+	       "bytes)\n"
+	       "  --json       an array of {date, commit, author, email, "
+	       "organisation,\n"
+	       "               fingerprint, signature, merge, action, field, "
+	       "old, new}\n"
+	       "  --no-index   walk the commits instead of reading the "
+	       "history index\n"
+	       "               (.git/plansync/history; the output is the "
+	       "same)\n",
+	       TRIM);
+}
+
+/*
+ * Seconds since the epoch at the start (end: 0) or the end of day D (UTC);
+ * -1 when D is not a YYYY-MM-DD calendar date.
+ */
+static long long parse_day(const char *d, int end)
+{
+	struct tm tm;
+	char buf[11];
+	long long t;
+	time_t tt;
+
+	if (strlen(d) != 10 || !doc_is_date(d, 10))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (int)strtol(d, NULL, 10) - 1900;
+	tm.tm_mon = (int)strtol(d + 5, NULL, 10) - 1;
+	tm.tm_mday = (int)strtol(d + 8, NULL, 10);
+	tt = timegm(&tm);
+	if (tt == (time_t)-1 || !gmtime_r(&tt, &tm))
+		return -1;
+	strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+	if (strcmp(buf, d) != 0)
+		return -1;
+	t = (long long)tt;
+	return end ? t + 86399 : t;
+}
+
+static void format_time(char *buf, size_t size, long long t, int tz, int iso)
+{
+	time_t tt = (time_t)(t + (long long)tz * 60);
+	struct tm tm;
+	int a = tz < 0 ? -tz : tz;
+
+	gmtime_r(&tt, &tm);
+	if (iso)
+		snprintf(
+			buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
+			a / 60, a % 60);
+	else
+		snprintf(
+			buf, size, "%04d-%02d-%02d %02d:%02d %c%02d%02d",
+			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tz < 0 ? '-' : '+', a / 60,
+			a % 60);
+}
+
+static void json_value(const struct doc_node *v)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (!v || export_json_node(&text, &len, v) < 0) {
+		fputs("null", stdout);
+		free(text);
+		return;
+	}
+	while (len && text[len - 1] == '\n')
+		len--;
+	fwrite(text, 1, len, stdout);
+	free(text);
+}
+
+static void json_or_null(const char *s)
+{
+	if (s && *s)
+		cli_json_string(stdout, s);
+	else
+		fputs("null", stdout);
+}
+
+static void print_json(const struct history_change *v, size_t n)
+{
+	char date[80];
+	size_t i;
+
+	fputs("[", stdout);
+	for (i = 0; i < n; i++) {
+		const struct history_who *w = v[i].who;
+
+		format_time(date, sizeof(date), w->time, w->tz, 1);
+		fputs(i ? ",\n  {" : "\n  {", stdout);
+		fputs("\"date\": ", stdout);
+		cli_json_string(stdout, date);
+		fputs(", \"commit\": ", stdout);
+		cli_json_string(stdout, w->commit);
+		fputs(", \"author\": ", stdout);
+		cli_json_string(stdout, w->name);
+		fputs(", \"email\": ", stdout);
+		cli_json_string(stdout, w->email);
+		fputs(", \"organisation\": ", stdout);
+		json_or_null(w->organisation);
+		fputs(", \"fingerprint\": ", stdout);
+		json_or_null(w->fingerprint);
+		fputs(", \"signature\": ", stdout);
+		cli_json_string(stdout, history_signature_status(w->verdict));
+		fputs(", \"verdict\": ", stdout);
+		cli_json_string(stdout, verify_verdict_name(w->verdict));
+		printf(", \"merge\": %s", w->merge ? "true" : "false");
+		fputs(", \"action\": ", stdout);
+		cli_json_string(stdout, v[i].action);
+		fputs(", \"field\": ", stdout);
+		cli_json_string(stdout, v[i].field);
+		fputs(", \"old\": ", stdout);
+		json_value(v[i].old);
+		fputs(", \"new\": ", stdout);
+		json_value(v[i].new);
+		fputs("}", stdout);
+	}
+	fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+static const char *sig_color(enum verify_verdict v)
+{
+	return v == VERIFY_GOOD ? cli_c_good() : cli_c_bad();
+}
+
+static int print_text(const struct history_change *v, size_t n, int full)
+{
+	size_t max = full ? (size_t)DOC_MAX_FILE : TRIM, i;
+	const struct history_who *prev = NULL;
+	char date[80];
+
+	for (i = 0; i < n; i++) {
+		const struct history_who *w = v[i].who;
+		char *o, *nw;
+
+		if (w != prev) {
+			format_time(date, sizeof(date), w->time, w->tz, 0);
+			printf("%s%s%s %.7s%s  %s", i ? "\n" : "", cli_c_dim(),
+			       date, w->commit, cli_c_reset(), w->name);
+			if (w->organisation)
+				printf(" (%s)", w->organisation);
+			printf("  %s%s%s", sig_color(w->verdict),
+			       history_signature_status(w->verdict),
+			       cli_c_reset());
+			if (*w->fingerprint)
+				printf(" %s", w->fingerprint);
+			if (w->merge)
+				printf("  (merge)");
+			putchar('\n');
+			prev = w;
+		}
+		o = plan_value_summary(v[i].old, max);
+		nw = plan_value_summary(v[i].new, max);
+		if (!o || !nw) {
+			free(o);
+			free(nw);
+			return error_nomem();
+		}
+		printf("  %s/%s: %s -> %s\n", v[i].action, v[i].field, o, nw);
+		free(o);
+		free(nw);
+	}
+	return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "full", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-index", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct repo *repo = NULL;
+	struct history *h = NULL;
+	struct history_change *v = NULL;
+	size_t n = 0;
+	char *sel = NULL, *field = NULL;
+	const char *since_s = NULL, *until_s = NULL;
+	long long since = 0, until = 0;
+	int c, json = 0, full = 0, noindex = 0, error = 0;
+
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			since_s = optarg;
+			break;
+		case 'u':
+			until_s = optarg;
+			break;
+		case 'f':
+			full = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'n':
+			noindex = 1;
+			break;
+		case 'h':
+			print_help();
+			goto done;
+		case ':':
+			error = cli_usage(
+				"log", "option '%s' needs a value",
+				argv[optind - 1]);
+			goto done;
+		default:
+			error = cli_usage(
+				"log", "unknown option '%s'", argv[optind - 1]);
+			goto done;
+		}
+	}
+	if (argc - optind > 1) {
+		error = cli_usage(
+			"log", "unexpected argument '%s'", argv[optind + 1]);
+		goto done;
+	}
+	if (since_s && (since = parse_day(since_s, 0)) < 0) {
+		error = cli_usage(
+			"log", "--since '%s' is not a date (YYYY-MM-DD)",
+			since_s);
+		goto done;
+	}
+	if (until_s && (until = parse_day(until_s, 1)) < 0) {
+		error = cli_usage(
+			"log", "--until '%s' is not a date (YYYY-MM-DD)",
+			until_s);
+		goto done;
+	}
+	if (since_s && until_s && until < since) {
+		error = cli_usage(
+			"log", "--until '%s' is before --since '%s'", until_s,
+			since_s);
+		goto done;
+	}
+	if (argc - optind == 1) {
+		if (!(sel = strdup(argv[optind]))) {
+			error = error_nomem();
+			goto done;
+		}
+		if ((field = strchr(sel, '/')))
+			*field++ = '\0';
+		if (!plan_action_id_valid(sel)) {
+			error = cli_usage(
+				"log", "'%s' is not an action ID (P<n>-A<n>)",
+				sel);
+			goto done;
+		}
+		if (field && (!*field || field[strlen(field) - 1] == '/')) {
+			error = cli_usage(
+				"log", "'%s' names no field", argv[optind]);
+			goto done;
+		}
+	}
+	if ((error = repo_open(&repo, ".", 0)) < 0 ||
+	    (error = history_open(&h, repo, noindex ? HISTORY_NO_INDEX : 0)) <
+		    0 ||
+	    (error = history_log(&v, &n, h, sel, field, since, until)) < 0)
+		goto done;
+	if (json)
+		print_json(v, n);
+	else
+		error = print_text(v, n, full);
+done:
+	history_changes_free(v, n);
+	history_free(h);
+	repo_free(repo);
+	free(sel);
+	return error;
+}

@@ -1,0 +1,1626 @@
+/*
+ * sync/history: the field-history index and the log and blame queries.
+ */
+#include "sync/history.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/plan.h"
+#include "sync/repo.h"
+
+#define NONE UINT32_MAX
+#define MAXPARENTS 8
+#define MAX_INDEX (1u << 30)
+
+struct node {
+	git_oid commit, blob; /* blob all zero: the file is deleted */
+	long long time;
+	uint32_t path; /* index into h->paths */
+	uint32_t prev; /* previous node of the same path, or NONE */
+	uint32_t nparents;
+	uint32_t parents[MAXPARENTS]; /* node of each parent's version */
+};
+
+struct pathent {
+	char *path;
+	char id[32]; /* action ID */
+	uint32_t last; /* latest node, or NONE */
+};
+
+struct history {
+	struct repo *repo;
+	git_repository *git;
+	unsigned flags;
+
+	struct node *nodes;
+	size_t n, cap;
+	struct pathent *paths;
+	size_t npaths, cappaths;
+	uint32_t *ptab; /* open addressing: path index + 1, 0 empty */
+	size_t ptabsize;
+
+	git_oid tip;
+	int has_tip;
+	size_t stored_nodes; /* nodes already in the index file */
+	size_t stored_bytes;
+
+	struct doc_node **docs; /* parsed version per node (lazy) */
+	size_t ndocs;
+
+	struct verify_cache *vcache;
+	struct history_who **who;
+	size_t nwho, capwho;
+	uint32_t *wtab; /* open addressing: who index + 1, 0 empty */
+	size_t wtabsize;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int git_fail(int code, const char *what)
+{
+	return repo_git_error(code, what);
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static int ptab_grow(struct history *h)
+{
+	size_t size = h->ptabsize ? h->ptabsize * 2 : 1024, i;
+	uint32_t *t = calloc(size, sizeof(*t));
+
+	if (!t)
+		return error_nomem();
+	for (i = 0; i < h->npaths; i++) {
+		size_t j = hash_str(h->paths[i].path) & (size - 1);
+
+		while (t[j])
+			j = (j + 1) & (size - 1);
+		t[j] = (uint32_t)i + 1;
+	}
+	free(h->ptab);
+	h->ptab = t;
+	h->ptabsize = size;
+	return 0;
+}
+
+static uint32_t path_find(const struct history *h, const char *path)
+{
+	size_t j;
+
+	if (!h->ptabsize)
+		return NONE;
+	j = hash_str(path) & (h->ptabsize - 1);
+	while (h->ptab[j]) {
+		if (strcmp(h->paths[h->ptab[j] - 1].path, path) == 0)
+			return h->ptab[j] - 1;
+		j = (j + 1) & (h->ptabsize - 1);
+	}
+	return NONE;
+}
+
+/* The index of path, added if new; ERROR_INVALID for a path outside the
+ * layout. */
+static int path_intern(uint32_t *out, struct history *h, const char *path)
+{
+	enum plan_file_kind kind;
+	char id[32];
+	uint32_t i = path_find(h, path);
+	size_t j;
+	int error;
+
+	if (i != NONE) {
+		*out = i;
+		return 0;
+	}
+	if (plan_path_classify(&kind, id, sizeof(id), path) < 0 ||
+	    kind != PLAN_FILE_ACTION)
+		return error_set(
+			ERROR_INVALID, "'%s' is not an action file", path);
+	if ((h->npaths + 1) * 2 > h->ptabsize && (error = ptab_grow(h)) < 0)
+		return error;
+	if (h->npaths == h->cappaths) {
+		size_t cap = h->cappaths ? h->cappaths * 2 : 256;
+		struct pathent *p = realloc(h->paths, cap * sizeof(*p));
+
+		if (!p)
+			return error_nomem();
+		h->paths = p;
+		h->cappaths = cap;
+	}
+	if (!(h->paths[h->npaths].path = strdup(path)))
+		return error_nomem();
+	memcpy(h->paths[h->npaths].id, id, sizeof(id));
+	h->paths[h->npaths].last = NONE;
+	j = hash_str(path) & (h->ptabsize - 1);
+	while (h->ptab[j])
+		j = (j + 1) & (h->ptabsize - 1);
+	h->ptab[j] = (uint32_t)h->npaths + 1;
+	*out = (uint32_t)h->npaths++;
+	return 0;
+}
+
+static int node_push(struct history *h, const struct node *n)
+{
+	if (h->n >= NONE - 1)
+		return error_set(ERROR_GENERIC, "history too large");
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 1024;
+		struct node *v = realloc(h->nodes, cap * sizeof(*v));
+
+		if (!v)
+			return error_nomem();
+		h->nodes = v;
+		h->cap = cap;
+	}
+	h->nodes[h->n] = *n;
+	h->nodes[h->n].prev = h->paths[n->path].last;
+	h->paths[n->path].last = (uint32_t)h->n;
+	h->n++;
+	return 0;
+}
+
+static void graph_reset(struct history *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->npaths; i++)
+		free(h->paths[i].path);
+	free(h->paths);
+	free(h->ptab);
+	free(h->nodes);
+	for (i = 0; i < h->ndocs; i++)
+		doc_free(h->docs[i]);
+	free(h->docs);
+	h->paths = NULL;
+	h->npaths = h->cappaths = 0;
+	h->ptab = NULL;
+	h->ptabsize = 0;
+	h->nodes = NULL;
+	h->n = h->cap = 0;
+	h->docs = NULL;
+	h->ndocs = 0;
+	h->has_tip = 0;
+	h->stored_nodes = h->stored_bytes = 0;
+}
+
+/* The blob of path in tree (zero id when absent or not a blob). */
+static int blob_in_tree(git_oid *out, const git_tree *tree, const char *path)
+{
+	git_tree_entry *e = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if (!tree)
+		return 0;
+	error = git_tree_entry_bypath(&e, tree, path);
+	if (error == GIT_ENOTFOUND)
+		return 0;
+	if (error < 0)
+		return git_fail(error, "cannot read tree");
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		git_oid_cpy(out, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	return 0;
+}
+
+static int is_zero(const git_oid *id)
+{
+	return git_oid_is_zero(id);
+}
+
+/*
+ * The node holding path's version blob as of commit `at` (which the file
+ * has there): the latest node of the path with that blob that is `at` or
+ * one of its ancestors.  NONE when the blob is absent or no node has it.
+ */
+static int version_node(
+	uint32_t *out,
+	struct history *h,
+	uint32_t path,
+	const git_oid *blob,
+	const git_oid *at)
+{
+	uint32_t i, first = NONE;
+	int many = 0, r;
+
+	*out = NONE;
+	if (is_zero(blob) || path == NONE)
+		return 0;
+	for (i = h->paths[path].last; i != NONE; i = h->nodes[i].prev) {
+		if (!git_oid_equal(&h->nodes[i].blob, blob))
+			continue;
+		if (first == NONE)
+			first = i;
+		else
+			many = 1;
+	}
+	if (!many) {
+		*out = first;
+		return 0;
+	}
+	/* The same bytes more than once (a revert): pick by ancestry. */
+	for (i = first; i != NONE; i = h->nodes[i].prev) {
+		if (!git_oid_equal(&h->nodes[i].blob, blob))
+			continue;
+		if (git_oid_equal(&h->nodes[i].commit, at)) {
+			*out = i;
+			return 0;
+		}
+		r = git_graph_descendant_of(h->git, at, &h->nodes[i].commit);
+		if (r < 0)
+			return git_fail(r, "cannot compare commits");
+		if (r) {
+			*out = i;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* ---- comparing trees ---------------------------------------------------- */
+
+static int
+subtree(git_tree **out,
+	git_repository *repo,
+	const git_tree *parent,
+	const char *name)
+{
+	const git_tree_entry *e;
+	int error;
+
+	*out = NULL;
+	if (!parent || !(e = git_tree_entry_byname(parent, name)) ||
+	    git_tree_entry_type(e) != GIT_OBJECT_TREE)
+		return 0;
+	if ((error = git_tree_lookup(out, repo, git_tree_entry_id(e))) < 0)
+		return git_fail(error, "cannot read tree");
+	return 0;
+}
+
+static const git_oid *entry_id(const git_tree *t, const char *name, int type)
+{
+	const git_tree_entry *e = t ? git_tree_entry_byname(t, name) : NULL;
+
+	if (!e || git_tree_entry_type(e) != (git_object_t)type)
+		return NULL;
+	return git_tree_entry_id(e);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The union of the entry names of a and b of the given type, sorted. */
+static int name_union(
+	const char ***out,
+	size_t *out_n,
+	const git_tree *a,
+	const git_tree *b,
+	int type)
+{
+	size_t na = a ? git_tree_entrycount(a) : 0;
+	size_t nb = b ? git_tree_entrycount(b) : 0, n = 0, i;
+	const char **v = malloc((na + nb + 1) * sizeof(*v));
+
+	if (!v)
+		return error_nomem();
+	for (i = 0; i < na; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(a, i);
+
+		if (git_tree_entry_type(e) == (git_object_t)type)
+			v[n++] = git_tree_entry_name(e);
+	}
+	for (i = 0; i < nb; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(b, i);
+
+		if (git_tree_entry_type(e) == (git_object_t)type &&
+		    !entry_id(a, git_tree_entry_name(e), type))
+			v[n++] = git_tree_entry_name(e);
+	}
+	qsort(v, n, sizeof(*v), str_cmp);
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+static int same_id(const git_oid *a, const git_oid *b)
+{
+	if (!a || !b)
+		return a == b;
+	return git_oid_equal(a, b);
+}
+
+int history_diff_trees(
+	git_repository *repo,
+	const git_tree *a,
+	const git_tree *b,
+	history_diff_cb cb,
+	void *arg)
+{
+	git_tree *aa = NULL, *ba = NULL, *ap = NULL, *bp = NULL;
+	const char **prios = NULL, **files = NULL;
+	size_t np = 0, nf = 0, i, j;
+	char path[512];
+	int error = 0;
+
+	if (same_id(entry_id(a, "actions", GIT_OBJECT_TREE),
+		    entry_id(b, "actions", GIT_OBJECT_TREE)))
+		goto done;
+	if ((error = subtree(&aa, repo, a, "actions")) < 0 ||
+	    (error = subtree(&ba, repo, b, "actions")) < 0 ||
+	    (error = name_union(&prios, &np, aa, ba, GIT_OBJECT_TREE)) < 0)
+		goto done;
+	for (i = 0; i < np && !error; i++) {
+		if (same_id(entry_id(aa, prios[i], GIT_OBJECT_TREE),
+			    entry_id(ba, prios[i], GIT_OBJECT_TREE)))
+			continue;
+		git_tree_free(ap);
+		git_tree_free(bp);
+		ap = bp = NULL;
+		free(files);
+		files = NULL;
+		if ((error = subtree(&ap, repo, aa, prios[i])) < 0 ||
+		    (error = subtree(&bp, repo, ba, prios[i])) < 0 ||
+		    (error = name_union(&files, &nf, ap, bp, GIT_OBJECT_BLOB)) <
+			    0)
+			goto done;
+		for (j = 0; j < nf && !error; j++) {
+			const git_oid *o =
+				entry_id(ap, files[j], GIT_OBJECT_BLOB);
+			const git_oid *n =
+				entry_id(bp, files[j], GIT_OBJECT_BLOB);
+			enum plan_file_kind kind;
+			char id[32];
+
+			if (same_id(o, n))
+				continue;
+			snprintf(
+				path, sizeof(path), "actions/%s/%s", prios[i],
+				files[j]);
+			/* Files outside the layout are not actions. */
+			if (plan_path_classify(&kind, id, sizeof(id), path) <
+				    0 ||
+			    kind != PLAN_FILE_ACTION)
+				continue;
+			error = cb(path, o, n, arg);
+		}
+	}
+	error_clear();
+done:
+	free(files);
+	free(prios);
+	git_tree_free(ap);
+	git_tree_free(bp);
+	git_tree_free(aa);
+	git_tree_free(ba);
+	return error;
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+struct build_commit {
+	struct history *h;
+	git_commit *commit;
+	git_tree *ptrees[MAXPARENTS];
+	git_commit *pcommits[MAXPARENTS];
+	unsigned np;
+};
+
+static int build_change(
+	const char *path,
+	const git_oid *old,
+	const git_oid *new,
+	void *arg)
+{
+	struct build_commit *bc = arg;
+	struct history *h = bc->h;
+	struct node n;
+	git_oid pb, zero;
+	uint32_t p;
+	unsigned i;
+	int error;
+
+	memset(&zero, 0, sizeof(zero));
+	memset(&n, 0, sizeof(n));
+	/* A merge that took another parent's file as it is makes no node. */
+	for (i = 1; i < bc->np; i++) {
+		if ((error = blob_in_tree(&pb, bc->ptrees[i], path)) < 0)
+			return error;
+		if (git_oid_equal(&pb, new ? new : &zero))
+			return 0;
+	}
+	if ((error = path_intern(&p, h, path)) < 0) {
+		error_clear();
+		return 0;
+	}
+	git_oid_cpy(&n.commit, git_commit_id(bc->commit));
+	if (new)
+		git_oid_cpy(&n.blob, new);
+	n.time = (long long)git_commit_author(bc->commit)->when.time;
+	n.path = p;
+	n.nparents = bc->np ? bc->np : 1;
+	if (!bc->np)
+		n.parents[0] = NONE;
+	for (i = 0; i < bc->np; i++) {
+		if (i == 0) {
+			memset(&pb, 0, sizeof(pb));
+			if (old)
+				git_oid_cpy(&pb, old);
+		} else if (
+			(error = blob_in_tree(&pb, bc->ptrees[i], path)) < 0) {
+			return error;
+		}
+		if ((error = version_node(
+			     &n.parents[i], h, p, &pb,
+			     git_commit_id(bc->pcommits[i]))) < 0)
+			return error;
+	}
+	return node_push(h, &n);
+}
+
+static int build_one(struct history *h, const git_oid *id)
+{
+	struct build_commit bc;
+	git_tree *tree = NULL;
+	unsigned i, np;
+	int error;
+
+	memset(&bc, 0, sizeof(bc));
+	bc.h = h;
+	if ((error = git_commit_lookup(&bc.commit, h->git, id)) < 0) {
+		error = git_fail(error, "cannot read commit");
+		goto done;
+	}
+	np = git_commit_parentcount(bc.commit);
+	bc.np = np > MAXPARENTS ? MAXPARENTS : np;
+	for (i = 0; i < bc.np; i++) {
+		if ((error = git_commit_parent(&bc.pcommits[i], bc.commit, i)) <
+			    0 ||
+		    (error = git_commit_tree(&bc.ptrees[i], bc.pcommits[i])) <
+			    0) {
+			error = git_fail(error, "cannot read parent commit");
+			goto done;
+		}
+	}
+	if ((error = git_commit_tree(&tree, bc.commit)) < 0) {
+		error = git_fail(error, "cannot read commit tree");
+		goto done;
+	}
+	error = history_diff_trees(
+		h->git, bc.np ? bc.ptrees[0] : NULL, tree, build_change, &bc);
+done:
+	for (i = 0; i < MAXPARENTS; i++) {
+		git_tree_free(bc.ptrees[i]);
+		git_commit_free(bc.pcommits[i]);
+	}
+	git_tree_free(tree);
+	git_commit_free(bc.commit);
+	return error;
+}
+
+/* Add the nodes of every commit reachable from head and not from hide. */
+static int
+build_range(struct history *h, const git_oid *head, const git_oid *hide)
+{
+	git_revwalk *walk = NULL;
+	git_oid id;
+	int error;
+
+	if ((error = git_revwalk_new(&walk, h->git)) < 0 ||
+	    (error = git_revwalk_sorting(
+		     walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE)) < 0 ||
+	    (error = git_revwalk_push(walk, head)) < 0 ||
+	    (hide && (error = git_revwalk_hide(walk, hide)) < 0)) {
+		error = git_fail(error, "cannot walk history");
+		goto done;
+	}
+	while ((error = git_revwalk_next(&id, walk)) == 0)
+		if ((error = build_one(h, &id)) < 0)
+			goto done;
+	if (error == GIT_ITEROVER)
+		error = 0;
+	else
+		error = git_fail(error, "cannot walk history");
+done:
+	git_revwalk_free(walk);
+	return error;
+}
+
+/* ---- the index files ---------------------------------------------------- */
+
+static int hist_path(char *buf, size_t size, struct history *h, const char *f)
+{
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "%s/%s", HISTORY_DIR, f);
+	return repo_git_path(buf, size, h->repo, rel);
+}
+
+static int parse_u32(uint32_t *out, const char **p)
+{
+	char *end;
+	unsigned long v;
+
+	if (**p == '-') {
+		*out = NONE;
+		(*p)++;
+		return 0;
+	}
+	if (**p < '0' || **p > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(*p, &end, 10);
+	if (errno || v >= NONE)
+		return -1;
+	*out = (uint32_t)v;
+	*p = end;
+	return 0;
+}
+
+/* Parse the index lines; -1 on anything malformed. */
+static int parse_index(struct history *h, const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *eol;
+	char path[512];
+	struct node n;
+	uint32_t i;
+
+	while (p < end) {
+		if (!(eol = memchr(p, '\n', (size_t)(end - p))))
+			return -1;
+		memset(&n, 0, sizeof(n));
+		if (eol - p < 84 || git_oid_fromstrn(&n.commit, p, 40) < 0 ||
+		    p[40] != ' ' || git_oid_fromstrn(&n.blob, p + 41, 40) < 0 ||
+		    p[81] != ' ')
+			return -1;
+		p += 82;
+		{
+			char *e;
+			long long t;
+
+			errno = 0;
+			t = strtoll(p, &e, 10);
+			if (errno || e == p || *e != ' ')
+				return -1;
+			n.time = t;
+			p = e + 1;
+		}
+		if (parse_u32(&n.nparents, &p) < 0 || *p != ' ' ||
+		    n.nparents == 0 || n.nparents > MAXPARENTS)
+			return -1;
+		p++;
+		for (i = 0; i < n.nparents; i++) {
+			if (parse_u32(&n.parents[i], &p) < 0 || *p != ' ')
+				return -1;
+			if (n.parents[i] != NONE && n.parents[i] >= h->n)
+				return -1;
+			p++;
+		}
+		if ((size_t)(eol - p) >= sizeof(path) || eol == p)
+			return -1;
+		memcpy(path, p, (size_t)(eol - p));
+		path[eol - p] = '\0';
+		if (path_intern(&n.path, h, path) < 0) {
+			error_clear();
+			return -1;
+		}
+		if (node_push(h, &n) < 0)
+			return -1;
+		p = eol + 1;
+	}
+	return 0;
+}
+
+static int node_line(char *buf, size_t size, const struct history *h, size_t k)
+{
+	const struct node *n = &h->nodes[k];
+	char c[GIT_OID_HEXSZ + 1], b[GIT_OID_HEXSZ + 1];
+	size_t len;
+	uint32_t i;
+	int w;
+
+	git_oid_tostr(c, sizeof(c), &n->commit);
+	git_oid_tostr(b, sizeof(b), &n->blob);
+	w = snprintf(buf, size, "%s %s %lld %u ", c, b, n->time, n->nparents);
+	len = (size_t)w;
+	for (i = 0; i < n->nparents && len < size; i++) {
+		if (n->parents[i] == NONE)
+			w = snprintf(buf + len, size - len, "- ");
+		else
+			w = snprintf(
+				buf + len, size - len, "%u ", n->parents[i]);
+		len += (size_t)w;
+	}
+	if (len < size)
+		len += (size_t)snprintf(
+			buf + len, size - len, "%s\n", h->paths[n->path].path);
+	return len < size ? (int)len : -1;
+}
+
+/* Read the stored index into h (h empty); 0 when usable, 1 when it must be
+ * rebuilt. */
+static int load_index(struct history *h, int fd)
+{
+	char tpath[4096], *tbuf = NULL, *ibuf = NULL, tip[64];
+	unsigned long long bytes, nodes;
+	size_t tlen;
+	struct stat st;
+	ssize_t r;
+	size_t got = 0;
+	const char *p;
+	char *e;
+	int result = 1;
+
+	if (hist_path(tpath, sizeof(tpath), h, "tip") < 0 ||
+	    fsutil_read_file(&tbuf, &tlen, tpath, 256) < 0)
+		goto done;
+	if (strncmp(tbuf, "plansync-history 1 ", 19) != 0 || tlen < 19 + 41)
+		goto done;
+	memcpy(tip, tbuf + 19, 40);
+	tip[40] = '\0';
+	if (git_oid_fromstr(&h->tip, tip) < 0 || tbuf[59] != ' ')
+		goto done;
+	p = tbuf + 60;
+	errno = 0;
+	bytes = strtoull(p, &e, 10);
+	if (errno || *e != ' ' || bytes > MAX_INDEX)
+		goto done;
+	nodes = strtoull(e + 1, &e, 10);
+	if (errno || *e != '\n')
+		goto done;
+	if (fstat(fd, &st) < 0 || (unsigned long long)st.st_size < bytes)
+		goto done;
+	if (!(ibuf = malloc(bytes + 1)))
+		goto done;
+	while (got < bytes) {
+		r = pread(fd, ibuf + got, bytes - got, (off_t)got);
+		if (r <= 0)
+			goto done;
+		got += (size_t)r;
+	}
+	if (parse_index(h, ibuf, bytes) < 0 || h->n != nodes)
+		goto done;
+	h->has_tip = 1;
+	h->stored_nodes = h->n;
+	h->stored_bytes = bytes;
+	result = 0;
+done:
+	if (result) {
+		graph_reset(h);
+		error_clear();
+	}
+	free(tbuf);
+	free(ibuf);
+	return result;
+}
+
+/* Append nodes [stored_nodes, n) and move the tip file to head. */
+static int save_index(struct history *h, int fd, const git_oid *head)
+{
+	char line[1024], tpath[4096], tip[GIT_OID_HEXSZ + 1], tbuf[160];
+	char *buf = NULL;
+	size_t len = 0, cap = 0, k, off;
+	ssize_t w;
+	int l, error = 0;
+
+	for (k = h->stored_nodes; k < h->n; k++) {
+		if ((l = node_line(line, sizeof(line), h, k)) < 0) {
+			error = error_set(ERROR_GENERIC, "index line too long");
+			goto done;
+		}
+		if (len + (size_t)l > cap) {
+			size_t nc = cap ? cap * 2 : 65536;
+			char *nb;
+
+			while (nc < len + (size_t)l)
+				nc *= 2;
+			if (!(nb = realloc(buf, nc))) {
+				error = error_nomem();
+				goto done;
+			}
+			buf = nb;
+			cap = nc;
+		}
+		memcpy(buf + len, line, (size_t)l);
+		len += (size_t)l;
+	}
+	if (ftruncate(fd, (off_t)h->stored_bytes) < 0) {
+		error = error_set(
+			ERROR_GENERIC, "cannot write the history index: %s",
+			strerror(errno));
+		goto done;
+	}
+	for (off = 0; off < len; off += (size_t)w) {
+		w =
+			pwrite(fd, buf + off, len - off,
+			       (off_t)(h->stored_bytes + off));
+		if (w <= 0) {
+			error = error_set(
+				ERROR_GENERIC,
+				"cannot write the history index: %s",
+				strerror(errno));
+			goto done;
+		}
+	}
+	if (fsync(fd) < 0) {
+		error = error_set(
+			ERROR_GENERIC, "cannot write the history index: %s",
+			strerror(errno));
+		goto done;
+	}
+	git_oid_tostr(tip, sizeof(tip), head);
+	snprintf(
+		tbuf, sizeof(tbuf), "plansync-history 1 %s %zu %zu\n", tip,
+		h->stored_bytes + len, h->n);
+	if ((error = hist_path(tpath, sizeof(tpath), h, "tip")) < 0 ||
+	    (error = fsutil_write_atomic(tpath, tbuf, strlen(tbuf), 0644)) < 0)
+		goto done;
+	h->stored_bytes += len;
+	h->stored_nodes = h->n;
+	git_oid_cpy(&h->tip, head);
+	h->has_tip = 1;
+done:
+	free(buf);
+	return error;
+}
+
+static int head_oid(git_oid *out, int *unborn, struct history *h)
+{
+	int error = git_reference_name_to_id(out, h->git, "HEAD");
+
+	*unborn = 0;
+	if (error == GIT_ENOTFOUND || error == GIT_EUNBORNBRANCH) {
+		*unborn = 1;
+		error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return git_fail(error, "cannot resolve HEAD");
+	return 0;
+}
+
+static void tune_cache(void)
+{
+	static int done;
+
+	if (done)
+		return;
+	done = 1;
+	/* Plan folders of a thousand entries are bigger than libgit2's
+	 * default limit for cached trees. */
+	git_libgit2_opts(
+		GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
+		(size_t)1 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)512 << 20);
+}
+
+/* Build in memory from nothing up to HEAD. */
+static int build_all(struct history *h)
+{
+	git_oid head;
+	int unborn, error;
+
+	graph_reset(h);
+	if ((error = head_oid(&head, &unborn, h)) < 0 || unborn)
+		return error;
+	if ((error = build_range(h, &head, NULL)) < 0)
+		return error;
+	git_oid_cpy(&h->tip, &head);
+	h->has_tip = 1;
+	return 0;
+}
+
+/* Bring the index (file) and h up to HEAD; rebuild forces a rebuild. */
+static int sync_index(struct history *h, int rebuild)
+{
+	char dir[4096], ipath[4096];
+	git_oid head;
+	int fd = -1, unborn, error, r;
+
+	graph_reset(h);
+	if ((error = hist_path(dir, sizeof(dir), h, "")) < 0 ||
+	    (error = hist_path(ipath, sizeof(ipath), h, "index")) < 0)
+		goto done;
+	if ((error = fsutil_mkdirs(dir)) < 0)
+		goto done;
+	if ((fd =
+		     open(ipath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+			  0644)) < 0) {
+		error = error_set(
+			ERROR_GENERIC, "cannot open '%s': %s", ipath,
+			strerror(errno));
+		goto done;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		error = error_set(
+			ERROR_GENERIC, "cannot lock '%s': %s", ipath,
+			strerror(errno));
+		goto done;
+	}
+	if ((error = head_oid(&head, &unborn, h)) < 0)
+		goto done;
+	if (!rebuild)
+		load_index(h, fd);
+	if (unborn) {
+		graph_reset(h);
+		memset(&head, 0, sizeof(head));
+		error = save_index(h, fd, &head);
+		goto done;
+	}
+	if (h->has_tip && git_oid_equal(&h->tip, &head))
+		goto done;
+	if (h->has_tip && !is_zero(&h->tip)) {
+		r = git_graph_descendant_of(h->git, &head, &h->tip);
+		if (r < 0) {
+			error_clear();
+			r = 0;
+		}
+		if (!r)
+			graph_reset(h);
+	} else if (h->has_tip) {
+		graph_reset(h);
+	}
+	if ((error = build_range(h, &head, h->has_tip ? &h->tip : NULL)) < 0)
+		goto done;
+	error = save_index(h, fd, &head);
+done:
+	if (fd >= 0)
+		close(fd);
+	return error;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static int history_new(struct history **out, struct repo *repo, unsigned fl)
+{
+	struct history *h = calloc(1, sizeof(*h));
+	int error;
+
+	if (!h)
+		return error_nomem();
+	h->repo = repo;
+	h->git = repo_git(repo);
+	h->flags = fl;
+	if ((error = verify_cache_new(&h->vcache)) < 0) {
+		free(h);
+		return error;
+	}
+	tune_cache();
+	*out = h;
+	return 0;
+}
+
+static void who_free(struct history_who *w)
+{
+	if (!w)
+		return;
+	free(w->name);
+	free(w->email);
+	free(w->organisation);
+	free(w->reason);
+	free(w);
+}
+
+void history_free(struct history *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	graph_reset(h);
+	for (i = 0; i < h->nwho; i++)
+		who_free(h->who[i]);
+	free(h->who);
+	free(h->wtab);
+	verify_cache_free(h->vcache);
+	free(h);
+}
+
+static int load(struct history *h, int rebuild)
+{
+	if (h->flags & HISTORY_NO_INDEX)
+		return build_all(h);
+	return sync_index(h, rebuild);
+}
+
+int history_open(struct history **out, struct repo *repo, unsigned flags)
+{
+	struct history *h = NULL;
+	int error;
+
+	if ((error = history_new(&h, repo, flags)) < 0)
+		return error;
+	if ((error = load(h, 0)) < 0) {
+		history_free(h);
+		return error;
+	}
+	*out = h;
+	return 0;
+}
+
+int history_index_update(struct repo *repo)
+{
+	struct history *h = NULL;
+	int error = history_open(&h, repo, 0);
+
+	history_free(h);
+	return error;
+}
+
+size_t history_node_count(const struct history *h)
+{
+	return h->n;
+}
+
+static int nodes_equal(
+	const struct history *a,
+	size_t i,
+	const struct history *b,
+	size_t j)
+{
+	const struct node *x = &a->nodes[i], *y = &b->nodes[j];
+	uint32_t k;
+
+	if (!git_oid_equal(&x->commit, &y->commit) ||
+	    !git_oid_equal(&x->blob, &y->blob) || x->time != y->time ||
+	    x->nparents != y->nparents ||
+	    strcmp(a->paths[x->path].path, b->paths[y->path].path) != 0)
+		return 0;
+	for (k = 0; k < x->nparents; k++)
+		if (x->parents[k] != y->parents[k])
+			return 0;
+	return 1;
+}
+
+int history_index_check(size_t *out_nodes, struct repo *repo)
+{
+	struct history *stored = NULL, *fresh = NULL;
+	char id[GIT_OID_HEXSZ + 1] = "";
+	size_t i;
+	int error;
+
+	if ((error = history_open(&stored, repo, 0)) < 0 ||
+	    (error = history_open(&fresh, repo, HISTORY_NO_INDEX)) < 0)
+		goto done;
+	for (i = 0; i < stored->n && i < fresh->n; i++)
+		if (!nodes_equal(stored, i, fresh, i))
+			break;
+	if (i < stored->n || i < fresh->n) {
+		if (i < fresh->n)
+			git_oid_tostr(id, sizeof(id), &fresh->nodes[i].commit);
+		else
+			git_oid_tostr(id, sizeof(id), &stored->nodes[i].commit);
+		/* Repair, so the next query is right. */
+		error = sync_index(stored, 1);
+		if (error == 0)
+			error = error_set(
+				ERROR_VERIFY,
+				"history index disagrees with the commits at "
+				"%.7s (entry %zu); rebuilt it",
+				id, i);
+		goto done;
+	}
+	*out_nodes = fresh->n;
+done:
+	history_free(stored);
+	history_free(fresh);
+	return error;
+}
+
+/* ---- reading versions --------------------------------------------------- */
+
+#define STALE 1 /* a node disagrees with its commit */
+
+/* Check a node against its commit's tree. */
+static int node_honest(struct history *h, uint32_t k)
+{
+	const struct node *n = &h->nodes[k];
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	git_oid b;
+	int error;
+
+	if ((error = git_commit_lookup(&c, h->git, &n->commit)) < 0 ||
+	    (error = git_commit_tree(&t, c)) < 0) {
+		error_clear();
+		error = STALE;
+		goto done;
+	}
+	if ((error = blob_in_tree(&b, t, h->paths[n->path].path)) < 0)
+		goto done;
+	if (!git_oid_equal(&b, &n->blob) ||
+	    git_commit_author(c)->when.time != n->time)
+		error = STALE;
+done:
+	git_tree_free(t);
+	git_commit_free(c);
+	return error;
+}
+
+/* The parsed version of node k (NULL when deleted); STALE if the index
+ * lies about it. */
+static int node_doc(const struct doc_node **out, struct history *h, uint32_t k)
+{
+	git_blob *blob = NULL;
+	struct doc_node *doc = NULL;
+	char cid[GIT_OID_HEXSZ + 1], name[600];
+	int error;
+
+	*out = NULL;
+	if (k == NONE)
+		return 0;
+	if (h->ndocs < h->n) {
+		struct doc_node **d = realloc(h->docs, h->n * sizeof(*d));
+
+		if (!d)
+			return error_nomem();
+		memset(d + h->ndocs, 0, (h->n - h->ndocs) * sizeof(*d));
+		h->docs = d;
+		h->ndocs = h->n;
+	}
+	if (h->docs[k]) {
+		*out = h->docs[k];
+		return 0;
+	}
+	if ((error = node_honest(h, k)) != 0)
+		return error;
+	if (is_zero(&h->nodes[k].blob))
+		return 0;
+	if ((error = git_blob_lookup(&blob, h->git, &h->nodes[k].blob)) < 0) {
+		error = git_fail(error, "cannot read file");
+		goto done;
+	}
+	git_oid_tostr(cid, sizeof(cid), &h->nodes[k].commit);
+	snprintf(
+		name, sizeof(name), "%.7s:%s", cid,
+		h->paths[h->nodes[k].path].path);
+	if ((size_t)git_blob_rawsize(blob) > DOC_MAX_FILE) {
+		error = error_set(ERROR_INVALID, "%s: file too large", name);
+		goto done;
+	}
+	if ((error = doc_parse(
+		     &doc, git_blob_rawcontent(blob),
+		     (size_t)git_blob_rawsize(blob), name)) < 0)
+		goto done;
+	h->docs[k] = doc;
+	*out = doc;
+done:
+	git_blob_free(blob);
+	return error;
+}
+
+/* The value at field path in an action tree (any key, schema or not). */
+static const struct doc_node *
+field_value(const struct doc_node *action, const char *path)
+{
+	const struct doc_node *ups;
+	const char *slash;
+	size_t i, ulen;
+
+	if (!action || action->kind != DOC_MAP)
+		return NULL;
+	if (strncmp(path, "updates/", 8) != 0 || !strchr(path + 8, '/'))
+		return doc_map_get(action, path);
+	slash = strchr(path + 8, '/');
+	ulen = (size_t)(slash - (path + 8));
+	ups = doc_map_get(action, "updates");
+	for (i = 0; ups && ups->kind == DOC_SEQ && i < ups->n; i++) {
+		const char *uid = doc_str(doc_map_get(ups->items[i], "id"));
+
+		if (uid && strlen(uid) == ulen &&
+		    memcmp(uid, path + 8, ulen) == 0)
+			return doc_map_get(ups->items[i], slash + 1);
+	}
+	return NULL;
+}
+
+static int value_equal(const struct doc_node *a, const struct doc_node *b)
+{
+	if (!a || !b)
+		return a == b;
+	return doc_equal(a, b);
+}
+
+/* ---- who ---------------------------------------------------------------- */
+
+const char *history_signature_status(enum verify_verdict verdict)
+{
+	switch (verdict) {
+	case VERIFY_GOOD:
+		return "good";
+	case VERIFY_UNKNOWN_KEY:
+		return "unknown-key";
+	case VERIFY_REVOKED:
+		return "revoked";
+	case VERIFY_UNSIGNED:
+		return "unsigned";
+	default:
+		return "bad";
+	}
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int history_who(
+	const struct history_who **out,
+	struct history *h,
+	const git_oid *commit)
+{
+	struct history_who *w = NULL;
+	struct verify_result vr;
+	git_commit *c = NULL;
+	const git_signature *a;
+	size_t i;
+	int error;
+
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), commit);
+	if (h->wtabsize) {
+		for (i = hash_str(hex) & (h->wtabsize - 1); h->wtab[i];
+		     i = (i + 1) & (h->wtabsize - 1))
+			if (strcmp(h->who[h->wtab[i] - 1]->commit, hex) == 0) {
+				*out = h->who[h->wtab[i] - 1];
+				return 0;
+			}
+	}
+	if (!(w = calloc(1, sizeof(*w)))) {
+		error = error_nomem();
+		goto done;
+	}
+	if ((error = git_commit_lookup(&c, h->git, commit)) < 0) {
+		error = git_fail(error, "cannot read commit");
+		goto done;
+	}
+	a = git_commit_author(c);
+	git_oid_tostr(w->commit, sizeof(w->commit), commit);
+	w->time = (long long)a->when.time;
+	w->tz = a->when.offset;
+	w->merge = git_commit_parentcount(c) > 1;
+	if ((error = verify_commit(&vr, h->git, commit, NULL, h->vcache)) < 0)
+		goto done;
+	w->verdict = vr.verdict;
+	memcpy(w->fingerprint, vr.fingerprint, sizeof(w->fingerprint));
+	if (!(w->name = strdup(a->name ? a->name : "")) ||
+	    !(w->email = strdup(a->email ? a->email : "")) ||
+	    !(w->reason = strdup(vr.reason)) ||
+	    (vr.organisation &&
+	     !(w->organisation = dup_or_null(vr.organisation)))) {
+		error = error_nomem();
+		goto done;
+	}
+	if (h->nwho == h->capwho) {
+		size_t cap = h->capwho ? h->capwho * 2 : 64;
+		struct history_who **v = realloc(h->who, cap * sizeof(*v));
+
+		if (!v) {
+			error = error_nomem();
+			goto done;
+		}
+		h->who = v;
+		h->capwho = cap;
+	}
+	if ((h->nwho + 1) * 2 > h->wtabsize) {
+		size_t size = h->wtabsize ? h->wtabsize * 2 : 256, j;
+		uint32_t *t = calloc(size, sizeof(*t));
+
+		if (!t) {
+			error = error_nomem();
+			goto done;
+		}
+		for (j = 0; j < h->nwho; j++) {
+			i = hash_str(h->who[j]->commit) & (size - 1);
+			while (t[i])
+				i = (i + 1) & (size - 1);
+			t[i] = (uint32_t)j + 1;
+		}
+		free(h->wtab);
+		h->wtab = t;
+		h->wtabsize = size;
+	}
+	for (i = hash_str(w->commit) & (h->wtabsize - 1); h->wtab[i];
+	     i = (i + 1) & (h->wtabsize - 1))
+		;
+	h->wtab[i] = (uint32_t)h->nwho + 1;
+	h->who[h->nwho++] = w;
+	*out = w;
+	w = NULL;
+done:
+	who_free(w);
+	git_commit_free(c);
+	return error;
+}
+
+/* ---- log ---------------------------------------------------------------- */
+
+struct changes {
+	struct history_change *v;
+	size_t n, cap;
+	uint32_t *node; /* node of each change, for ordering */
+};
+
+static void changes_release(struct changes *c)
+{
+	history_changes_free(c->v, c->n);
+	free(c->node);
+}
+
+void history_changes_free(struct history_change *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++) {
+		free(v[i].field);
+		doc_free(v[i].old);
+		doc_free(v[i].new);
+	}
+	free(v);
+}
+
+static int field_selected(const char *path, const char *sel)
+{
+	size_t n;
+
+	if (!sel)
+		return 1;
+	n = strlen(sel);
+	return strncmp(path, sel, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+static int change_push(
+	struct changes *c,
+	struct history *h,
+	uint32_t k,
+	const char *path,
+	const struct doc_node *old,
+	const struct doc_node *new)
+{
+	struct history_change *x;
+	int error;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct history_change *v = realloc(c->v, cap * sizeof(*v));
+		uint32_t *nd;
+
+		if (!v)
+			return error_nomem();
+		c->v = v;
+		if (!(nd = realloc(c->node, cap * sizeof(*nd))))
+			return error_nomem();
+		c->node = nd;
+		c->cap = cap;
+	}
+	x = &c->v[c->n];
+	memset(x, 0, sizeof(*x));
+	if ((error = history_who(&x->who, h, &h->nodes[k].commit)) < 0)
+		return error;
+	memcpy(x->action, h->paths[h->nodes[k].path].id, sizeof(x->action));
+	if (!(x->field = strdup(path)) || (old && !(x->old = doc_clone(old))) ||
+	    (new && !(x->new = doc_clone(new)))) {
+		free(x->field);
+		doc_free(x->old);
+		return error_nomem();
+	}
+	c->node[c->n++] = k;
+	return 0;
+}
+
+/* The changes node k made (for a merge: fields matching no parent). */
+static int node_changes(
+	struct changes *c,
+	struct history *h,
+	uint32_t k,
+	const char *field)
+{
+	const struct node *n = &h->nodes[k];
+	const struct doc_node *cur, *par[MAXPARENTS];
+	struct plan_change *d = NULL;
+	size_t nd = 0, i;
+	uint32_t p, j;
+	int error;
+
+	if ((error = node_doc(&cur, h, k)) != 0)
+		return error;
+	for (p = 0; p < n->nparents; p++)
+		if ((error = node_doc(&par[p], h, n->parents[p])) != 0)
+			return error;
+	if ((error = plan_action_diff(&d, &nd, par[0], cur)) < 0)
+		return error;
+	for (i = 0; i < nd && !error; i++) {
+		if (!field_selected(d[i].path, field))
+			continue;
+		for (j = 1; j < n->nparents; j++)
+			if (value_equal(
+				    field_value(par[j], d[i].path), d[i].new))
+				break;
+		if (j < n->nparents)
+			continue; /* carried in from that parent */
+		error = change_push(c, h, k, d[i].path, d[i].old, d[i].new);
+	}
+	plan_changes_free(d, nd);
+	return error;
+}
+
+static struct history_change *sort_base;
+static uint32_t *sort_node;
+
+static int change_order(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	const struct history_change *cx = &sort_base[x], *cy = &sort_base[y];
+
+	if (cx->who->time != cy->who->time)
+		return cx->who->time > cy->who->time ? -1 : 1;
+	if (sort_node[x] != sort_node[y])
+		return sort_node[x] > sort_node[y] ? -1 : 1;
+	return x < y ? -1 : (x > y);
+}
+
+static int sort_changes(struct changes *c)
+{
+	size_t *ix = malloc((c->n + 1) * sizeof(*ix)), i;
+	struct history_change *v = malloc((c->n + 1) * sizeof(*v));
+
+	if (!ix || !v) {
+		free(ix);
+		free(v);
+		return error_nomem();
+	}
+	for (i = 0; i < c->n; i++)
+		ix[i] = i;
+	sort_base = c->v;
+	sort_node = c->node;
+	qsort(ix, c->n, sizeof(*ix), change_order);
+	for (i = 0; i < c->n; i++)
+		v[i] = c->v[ix[i]];
+	free(c->v);
+	c->v = v;
+	free(ix);
+	return 0;
+}
+
+static int log_once(
+	struct changes *c,
+	struct history *h,
+	const char *action,
+	const char *field,
+	long long since,
+	long long until)
+{
+	char path[128];
+	uint32_t p = NONE, k;
+	int error = 0;
+
+	if (action) {
+		if (plan_action_path(path, sizeof(path), action) < 0)
+			return error_set(
+				ERROR_USAGE, "'%s' is not an action ID",
+				action);
+		if ((p = path_find(h, path)) == NONE)
+			return error_set(
+				ERROR_NOTFOUND, "no history for action '%s'",
+				action);
+	}
+	for (k = 0; k < h->n && !error; k++) {
+		const struct node *n = &h->nodes[k];
+
+		if (p != NONE && n->path != p)
+			continue;
+		if ((since && n->time < since) || (until && n->time > until))
+			continue;
+		error = node_changes(c, h, k, field);
+	}
+	return error;
+}
+
+int history_log(
+	struct history_change **out,
+	size_t *out_n,
+	struct history *h,
+	const char *action,
+	const char *field,
+	long long since,
+	long long until)
+{
+	struct changes c = { NULL, 0, 0, NULL };
+	int error, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		error = log_once(&c, h, action, field, since, until);
+		if (error != STALE)
+			break;
+		changes_release(&c);
+		memset(&c, 0, sizeof(c));
+		if ((error = load(h, 1)) < 0)
+			break;
+		error = STALE;
+	}
+	if (error == STALE)
+		error = error_set(
+			ERROR_GENERIC, "the history index does not match the "
+				       "commits even after a rebuild");
+	if (!error)
+		error = sort_changes(&c);
+	if (error < 0) {
+		changes_release(&c);
+		return error;
+	}
+	*out = c.v;
+	*out_n = c.n;
+	free(c.node);
+	return 0;
+}
+
+/* ---- blame -------------------------------------------------------------- */
+
+void history_blame_free(struct history_blame *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++) {
+		free(v[i].field);
+		doc_free(v[i].value);
+	}
+	free(v);
+}
+
+/* The node that set field's value as of node k. */
+static int blame_field(
+	uint32_t *out,
+	struct history *h,
+	uint32_t k,
+	const char *field,
+	const struct doc_node *value)
+{
+	const struct doc_node *pd;
+	uint32_t j;
+	int error;
+
+	for (;;) {
+		const struct node *n = &h->nodes[k];
+		uint32_t next = NONE;
+
+		for (j = 0; j < n->nparents; j++) {
+			if (n->parents[j] == NONE)
+				continue;
+			if ((error = node_doc(&pd, h, n->parents[j])) != 0)
+				return error;
+			if (value_equal(field_value(pd, field), value)) {
+				next = n->parents[j];
+				break;
+			}
+		}
+		if (next == NONE) {
+			*out = k;
+			return 0;
+		}
+		k = next;
+	}
+}
+
+static int blame_once(
+	struct history_blame **out,
+	size_t *out_n,
+	struct history *h,
+	const char *action)
+{
+	char path[128];
+	struct history_blame *v = NULL;
+	char **fields = NULL;
+	size_t nf = 0, i;
+	const struct doc_node *doc;
+	git_object *obj = NULL;
+	git_tree *tree = NULL;
+	git_oid blob, head;
+	uint32_t p, k, by;
+	int error, unborn;
+
+	if (plan_action_path(path, sizeof(path), action) < 0)
+		return error_set(
+			ERROR_USAGE, "'%s' is not an action ID", action);
+	if ((error = head_oid(&head, &unborn, h)) < 0)
+		goto done;
+	if (unborn) {
+		error = error_set(ERROR_NOTFOUND, "no commits yet");
+		goto done;
+	}
+	if ((error = git_object_lookup(
+		     &obj, h->git, &head, GIT_OBJECT_COMMIT)) < 0 ||
+	    (error = git_commit_tree(&tree, (git_commit *)obj)) < 0) {
+		error = git_fail(error, "cannot read HEAD");
+		goto done;
+	}
+	if ((error = blob_in_tree(&blob, tree, path)) < 0)
+		goto done;
+	if (is_zero(&blob)) {
+		error = error_set(
+			ERROR_NOTFOUND, "no action '%s' at HEAD", action);
+		goto done;
+	}
+	p = path_find(h, path);
+	if ((error = version_node(&k, h, p, &blob, &head)) < 0)
+		goto done;
+	if (k == NONE) {
+		error = STALE;
+		goto done;
+	}
+	if ((error = node_doc(&doc, h, k)) != 0)
+		goto done;
+	if ((error = plan_field_list(&fields, &nf, doc)) < 0)
+		goto done;
+	if (!(v = calloc(nf + 1, sizeof(*v)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < nf; i++) {
+		const struct doc_node *val = field_value(doc, fields[i]);
+
+		if ((error = blame_field(&by, h, k, fields[i], val)) != 0)
+			goto done;
+		if ((error = history_who(&v[i].who, h, &h->nodes[by].commit)) <
+		    0)
+			goto done;
+		v[i].field = fields[i];
+		fields[i] = NULL;
+		if (val && !(v[i].value = doc_clone(val))) {
+			error = error_nomem();
+			goto done;
+		}
+	}
+	*out = v;
+	*out_n = nf;
+	v = NULL;
+done:
+	history_blame_free(v, nf);
+	plan_strv_free(fields, nf);
+	git_tree_free(tree);
+	git_object_free(obj);
+	return error;
+}
+
+int history_blame(
+	struct history_blame **out,
+	size_t *out_n,
+	struct history *h,
+	const char *action)
+{
+	int error = 0, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		error = blame_once(out, out_n, h, action);
+		if (error != STALE)
+			break;
+		if ((error = load(h, 1)) < 0)
+			break;
+		error = STALE;
+	}
+	if (error == STALE)
+		error = error_set(
+			ERROR_GENERIC, "the history index does not match the "
+				       "commits even after a rebuild");
+	return error;
+}
