@@ -32,6 +32,7 @@ struct cmd_spec {
 
 /* Commands, one per cli/cmd_<verb>.c (keep in table order). */
 int cmd_action(int argc, char **argv);
+int cmd_blame(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_export(int argc, char **argv);
@@ -41,6 +42,7 @@ int cmd_key(int argc, char **argv);
 int cmd_hook(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 int cmd_partner(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_remote(int argc, char **argv);

@@ -21,6 +21,7 @@
 /* The one table of commands (STYLE.md 18); keep it in alphabetical order. */
 const struct cmd_spec cli_commands[] = {
 	{ "action", cmd_action, CMD_NONE, "add an action to a priority" },
+	{ "blame", cmd_blame, CMD_NONE, "who set each field of an action" },
 	{ "commit", cmd_commit, CMD_NONE, "sign edits made by hand" },
 	{ "edit", cmd_edit, CMD_NONE, "edit an action in $EDITOR and sign it" },
 	{ "export", cmd_export, CMD_NONE, "write the plan as a report" },
@@ -30,6 +31,7 @@ const struct cmd_spec cli_commands[] = {
 	{ "hook", cmd_hook, CMD_HIDDEN, "refresh allowed_signers" },
 	{ "init", cmd_init, CMD_NONE, "create a plan repository" },
 	{ "list", cmd_list, CMD_NONE, "list the actions, filtered" },
+	{ "log", cmd_log, CMD_NONE, "field-level changes, who, signature" },
 	{ "partner", cmd_partner, CMD_NONE, "add, revoke or list partners" },
 	{ "push", cmd_push, CMD_NONE, "send the current branch to a remote" },
 	{ "remote", cmd_remote, CMD_NONE, "add, list or remove remotes" },
