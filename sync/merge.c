@@ -1,0 +1,2012 @@
+/*
+ * sync/merge.c: merge base, changed files per side, who last changed a
+ * field, the merged tree, the signed merge commit.
+ */
+#include "merge.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "commit.h"
+#include "core/doc.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/key.h"
+#include "core/merge.h"
+#include "core/plan.h"
+#include "core/sshsig.h"
+#include "repo.h"
+#include "signers.h"
+#include "verify.h"
+
+#define MAXP 8 /* parents of one commit we look at */
+#define NOTES_MAX 200 /* conflict lines kept for messages */
+
+/* ---- small helpers --------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	int failed;
+};
+
+static void sb_add(struct sbuf *sb, const char *fmt, ...) ERROR_PRINTF(2, 3);
+
+static void sb_add(struct sbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int need;
+	char *grown;
+
+	if (sb->failed)
+		return;
+	va_start(ap, fmt);
+	need = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (need < 0) {
+		sb->failed = 1;
+		return;
+	}
+	if (sb->n + (size_t)need + 1 > sb->cap) {
+		size_t cap = (sb->n + (size_t)need + 1) * 2;
+
+		if (!(grown = realloc(sb->p, cap))) {
+			sb->failed = 1;
+			return;
+		}
+		sb->p = grown;
+		sb->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(sb->p + sb->n, sb->cap - sb->n, fmt, ap);
+	va_end(ap);
+	sb->n += (size_t)need;
+}
+
+static int git_fail(int rc, const char *what)
+{
+	return repo_git_error(rc, what);
+}
+
+static int is_file_mode(unsigned mode)
+{
+	return mode == GIT_FILEMODE_BLOB ||
+	       mode == GIT_FILEMODE_BLOB_EXECUTABLE;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int push_str(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	char **grown;
+
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+
+		if (!(grown = realloc(*v, c * sizeof(**v))))
+			return error_nomem();
+		*v = grown;
+		*cap = c;
+	}
+	if (!((*v)[*n] = strdup(s)))
+		return error_nomem();
+	(*n)++;
+	return 0;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Read a blob; ERROR_INVALID if over DOC_MAX_FILE. */
+static int read_blob(
+	git_blob **out,
+	git_repository *git,
+	const git_oid *id,
+	const char *path)
+{
+	int rc;
+
+	if ((rc = git_blob_lookup(out, git, id)) < 0)
+		return git_fail(rc, path);
+	if (git_blob_rawsize(*out) > DOC_MAX_FILE) {
+		git_blob_free(*out);
+		*out = NULL;
+		return error_set(
+			ERROR_INVALID, "'%s' is over %u bytes", path,
+			DOC_MAX_FILE);
+	}
+	return 0;
+}
+
+/*
+ * Which kind of plan file path is: 1 with *kind (and id) for plan files
+ * plansync parses, 0 for files it carries as they are (.gitattributes,
+ * README at the top), ERROR_INVALID for a path under actions/ outside the
+ * layout.
+ */
+static int
+classify(enum plan_file_kind *kind, char *id, size_t idsize, const char *path)
+{
+	if (plan_path_classify(kind, id, idsize, path) == 0)
+		return *kind == PLAN_FILE_ATTRIBUTES ? 0 : 1;
+	error_clear();
+	if (strncmp(path, "actions/", 8) == 0 || strchr(path, '/'))
+		return error_set(
+			ERROR_INVALID,
+			"cannot merge: '%s' is outside the plan layout", path);
+	return 0;
+}
+
+/* Parse and check a blob as the plan file at path (doc NULL if not a plan
+ * file).  where names the side in messages. */
+static int parse_blob(
+	struct doc_node **out,
+	git_repository *git,
+	const git_oid *id,
+	unsigned mode,
+	const char *path,
+	const char *where)
+{
+	enum plan_file_kind kind;
+	char aid[32];
+	git_blob *blob = NULL;
+	int error, k;
+
+	*out = NULL;
+	if (!is_file_mode(mode))
+		return error_set(
+			ERROR_INVALID,
+			"cannot merge: '%s' is not a regular file on %s", path,
+			where);
+	if ((k = classify(&kind, aid, sizeof(aid), path)) <= 0)
+		return k;
+	if ((error = read_blob(&blob, git, id, path)) < 0)
+		goto done;
+	error = plan_parse(
+		out, kind, path, git_blob_rawcontent(blob),
+		(size_t)git_blob_rawsize(blob));
+	if (error < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", error_message());
+		error = error_set(
+			ERROR_INVALID, "cannot merge: %s (on %s)", why, where);
+	}
+done:
+	git_blob_free(blob);
+	return error;
+}
+
+/* ---- changed files on one side ---------------------------------------- */
+
+struct fchange {
+	char *path;
+	int has_old, has_new;
+	git_oid old_id, new_id;
+	unsigned old_mode, new_mode;
+	struct doc_node *doc; /* parsed new version (both-changed files) */
+};
+
+struct fchanges {
+	struct fchange *v;
+	size_t n, cap;
+};
+
+static void fchanges_release(struct fchanges *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->v[i].path);
+		doc_free(c->v[i].doc);
+	}
+	free(c->v);
+	c->v = NULL;
+	c->n = c->cap = 0;
+}
+
+static int fchange_cmp(const void *a, const void *b)
+{
+	return strcmp(
+		((const struct fchange *)a)->path,
+		((const struct fchange *)b)->path);
+}
+
+/* The files that differ between trees a and b (either may be NULL). */
+static int
+diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
+{
+	git_diff *diff = NULL;
+	git_diff_options opts;
+	const git_diff_delta *d;
+	struct fchange *c, *grown;
+	size_t i, n;
+	int rc, error = 0;
+
+	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+	opts.flags = GIT_DIFF_INCLUDE_TYPECHANGE;
+	if ((rc = git_diff_tree_to_tree(&diff, git, a, b, &opts)) < 0) {
+		error = git_fail(rc, "cannot compare trees");
+		goto done;
+	}
+	n = git_diff_num_deltas(diff);
+	for (i = 0; i < n; i++) {
+		d = git_diff_get_delta(diff, i);
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 64;
+
+			if (!(grown = realloc(out->v, cap * sizeof(*grown)))) {
+				error = error_nomem();
+				goto done;
+			}
+			out->v = grown;
+			out->cap = cap;
+		}
+		c = &out->v[out->n];
+		memset(c, 0, sizeof(*c));
+		if (!(c->path =
+			      strdup(d->new_file.path ? d->new_file.path :
+							d->old_file.path))) {
+			error = error_nomem();
+			goto done;
+		}
+		out->n++;
+		c->has_old = d->status != GIT_DELTA_ADDED;
+		c->has_new = d->status != GIT_DELTA_DELETED;
+		git_oid_cpy(&c->old_id, &d->old_file.id);
+		git_oid_cpy(&c->new_id, &d->new_file.id);
+		c->old_mode = d->old_file.mode;
+		c->new_mode = d->new_file.mode;
+	}
+	qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
+done:
+	git_diff_free(diff);
+	return error;
+}
+
+/* ---- who last changed a field on a side ---------------------------------- */
+
+struct touch {
+	char hex[41];
+	char *email;
+	long long time;
+	size_t np;
+	int has_blob, has_pblob[MAXP];
+	git_oid blob, pblob[MAXP];
+	int parsed;
+	struct doc_node *doc, *pdoc[MAXP];
+};
+
+struct touches {
+	struct touch *v;
+	size_t n, cap;
+};
+
+struct side_hist {
+	int built;
+	git_oid tip;
+	struct touches *per; /* one per interest path */
+};
+
+struct whostate {
+	git_repository *git;
+	git_oid base;
+	char **paths; /* sorted interest paths */
+	size_t npaths;
+	struct side_hist side[2];
+};
+
+static void whostate_release(struct whostate *st)
+{
+	size_t s, i, j, p;
+
+	for (s = 0; s < 2; s++) {
+		if (!st->side[s].per)
+			continue;
+		for (i = 0; i < st->npaths; i++) {
+			struct touches *t = &st->side[s].per[i];
+
+			for (j = 0; j < t->n; j++) {
+				free(t->v[j].email);
+				doc_free(t->v[j].doc);
+				for (p = 0; p < MAXP; p++)
+					doc_free(t->v[j].pdoc[p]);
+			}
+			free(t->v);
+		}
+		free(st->side[s].per);
+		st->side[s].per = NULL;
+	}
+}
+
+static long find_path(const struct whostate *st, const char *path)
+{
+	char **hit =
+		bsearch(&path, st->paths, st->npaths, sizeof(char *), str_cmp);
+
+	return hit ? (long)(hit - st->paths) : -1;
+}
+
+static struct touch *new_touch(struct touches *t, const git_commit *c)
+{
+	struct touch *grown, *x;
+	const git_signature *a = git_commit_author(c);
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+
+		if (!(grown = realloc(t->v, cap * sizeof(*grown)))) {
+			error_nomem();
+			return NULL;
+		}
+		t->v = grown;
+		t->cap = cap;
+	}
+	x = &t->v[t->n];
+	memset(x, 0, sizeof(*x));
+	git_oid_tostr(x->hex, sizeof(x->hex), git_commit_id(c));
+	x->time = a ? (long long)a->when.time : 0;
+	if (!(x->email = strdup(a && a->email ? a->email : ""))) {
+		error_nomem();
+		return NULL;
+	}
+	t->n++;
+	return x;
+}
+
+static int entry_of(git_oid *out, git_tree *tree, const char *path)
+{
+	git_tree_entry *e = NULL;
+	int found = 0;
+
+	if (git_tree_entry_bypath(&e, tree, path) == 0) {
+		if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+			git_oid_cpy(out, git_tree_entry_id(e));
+			found = 1;
+		}
+		git_tree_entry_free(e);
+	}
+	return found;
+}
+
+/* Every commit of one side since the base that changed an interest file. */
+static int build_side(struct whostate *st, enum merge_side s)
+{
+	struct side_hist *h = &st->side[s];
+	git_revwalk *walk = NULL;
+	git_commit *c = NULL, *p = NULL;
+	git_tree *tree = NULL, *ptrees[MAXP] = { NULL };
+	git_diff *diff = NULL;
+	git_oid id, mine, theirs;
+	struct touch *x;
+	size_t np, k, i, nd;
+	long at;
+	int rc, error = 0, have, differs;
+
+	if (!(h->per = calloc(st->npaths ? st->npaths : 1, sizeof(*h->per))))
+		return error_nomem();
+	h->built = 1;
+	if ((rc = git_revwalk_new(&walk, st->git)) < 0 ||
+	    (rc = git_revwalk_push(walk, &h->tip)) < 0 ||
+	    (rc = git_revwalk_hide(walk, &st->base)) < 0) {
+		error = git_fail(rc, "cannot walk history");
+		goto done;
+	}
+	while ((rc = git_revwalk_next(&id, walk)) == 0) {
+		if ((rc = git_commit_lookup(&c, st->git, &id)) < 0 ||
+		    (rc = git_commit_tree(&tree, c)) < 0) {
+			error = git_fail(rc, "cannot read a commit");
+			goto done;
+		}
+		np = git_commit_parentcount(c);
+		if (np > MAXP)
+			np = MAXP;
+		for (k = 0; k < np; k++) {
+			if ((rc = git_commit_parent(&p, c, (unsigned)k)) < 0 ||
+			    (rc = git_commit_tree(&ptrees[k], p)) < 0) {
+				error = git_fail(rc, "cannot read a parent");
+				goto done;
+			}
+			git_commit_free(p);
+			p = NULL;
+		}
+		if (np == 1) {
+			git_diff_options opts;
+
+			git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
+			if ((rc = git_diff_tree_to_tree(
+				     &diff, st->git, ptrees[0], tree, &opts)) <
+			    0) {
+				error = git_fail(rc, "cannot compare trees");
+				goto done;
+			}
+			nd = git_diff_num_deltas(diff);
+			for (i = 0; i < nd; i++) {
+				const git_diff_delta *d =
+					git_diff_get_delta(diff, i);
+				const char *path = d->new_file.path ?
+							   d->new_file.path :
+							   d->old_file.path;
+
+				if ((at = find_path(st, path)) < 0)
+					continue;
+				if (!(x = new_touch(&h->per[at], c))) {
+					error = ERROR_NOMEM;
+					goto done;
+				}
+				x->np = 1;
+				x->has_blob = d->status != GIT_DELTA_DELETED;
+				git_oid_cpy(&x->blob, &d->new_file.id);
+				x->has_pblob[0] = d->status != GIT_DELTA_ADDED;
+				git_oid_cpy(&x->pblob[0], &d->old_file.id);
+			}
+			git_diff_free(diff);
+			diff = NULL;
+		} else {
+			for (i = 0; i < st->npaths; i++) {
+				have = entry_of(&mine, tree, st->paths[i]);
+				differs = 1;
+				for (k = 0; k < np && differs; k++) {
+					int ph = entry_of(
+						&theirs, ptrees[k],
+						st->paths[i]);
+
+					if (ph == have &&
+					    (!have ||
+					     git_oid_equal(&mine, &theirs)))
+						differs = 0;
+				}
+				if (!differs)
+					continue;
+				if (!(x = new_touch(&h->per[i], c))) {
+					error = ERROR_NOMEM;
+					goto done;
+				}
+				x->np = np;
+				x->has_blob = have;
+				git_oid_cpy(&x->blob, &mine);
+				for (k = 0; k < np; k++)
+					x->has_pblob[k] = entry_of(
+						&x->pblob[k], ptrees[k],
+						st->paths[i]);
+			}
+		}
+		for (k = 0; k < np; k++) {
+			git_tree_free(ptrees[k]);
+			ptrees[k] = NULL;
+		}
+		git_tree_free(tree);
+		tree = NULL;
+		git_commit_free(c);
+		c = NULL;
+	}
+	if (rc != GIT_ITEROVER)
+		error = git_fail(rc, "cannot walk history");
+done:
+	git_diff_free(diff);
+	for (k = 0; k < MAXP; k++)
+		git_tree_free(ptrees[k]);
+	git_tree_free(tree);
+	git_commit_free(p);
+	git_commit_free(c);
+	git_revwalk_free(walk);
+	return error;
+}
+
+/* A version of a file for field comparison (NULL when absent/unreadable). */
+static struct doc_node *
+load_version(git_repository *git, const git_oid *id, const char *path)
+{
+	enum plan_file_kind kind;
+	char aid[32];
+	git_blob *blob = NULL;
+	struct doc_node *doc = NULL;
+
+	if (git_blob_lookup(&blob, git, id) < 0)
+		goto done;
+	if (plan_path_classify(&kind, aid, sizeof(aid), path) < 0 ||
+	    plan_parse(
+		    &doc, kind, path, git_blob_rawcontent(blob),
+		    (size_t)git_blob_rawsize(blob)) < 0)
+		doc = NULL;
+done:
+	error_clear();
+	git_blob_free(blob);
+	return doc;
+}
+
+/* The value a field path names in a file's tree (NULL if absent). */
+static const struct doc_node *
+field_value(const struct doc_node *doc, const char *field)
+{
+	const struct doc_node *node = doc, *it, *key;
+	char seg[DOC_MAX_KEY + 1];
+	const char *p = field, *slash;
+	size_t len, i;
+
+	if (!doc)
+		return NULL;
+	if (strcmp(field, MERGE_WHOLE_ACTION) == 0)
+		return doc;
+	if (doc->kind == DOC_MAP && (it = doc_map_get(doc, field)))
+		return it;
+	while (node && *p) {
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len > DOC_MAX_KEY)
+			return NULL;
+		memcpy(seg, p, len);
+		seg[len] = '\0';
+		if (node->kind == DOC_MAP) {
+			node = doc_map_get(node, seg);
+		} else if (node->kind == DOC_SEQ) {
+			it = NULL;
+			for (i = 0; i < node->n; i++) {
+				if (node->items[i]->kind != DOC_MAP)
+					continue;
+				key = doc_map_get(node->items[i], "id");
+				if (!key)
+					key = doc_map_get(
+						node->items[i], "email");
+				if (key && doc_str(key) &&
+				    strcmp(doc_str(key), seg) == 0) {
+					it = node->items[i];
+					break;
+				}
+			}
+			node = it;
+		} else {
+			return NULL;
+		}
+		p = slash ? slash + 1 : p + len;
+	}
+	return node;
+}
+
+static int same_value(const struct doc_node *a, const struct doc_node *b)
+{
+	if (!a || !b)
+		return a == b;
+	return doc_equal(a, b);
+}
+
+static int later(const struct touch *a, const struct touch *b)
+{
+	if (!b)
+		return 1;
+	if (a->time != b->time)
+		return a->time > b->time;
+	return strcmp(a->hex, b->hex) > 0;
+}
+
+static int
+who_cb(struct merge_who *out,
+       const struct merge_ctx *ctx,
+       enum merge_side side,
+       const char *field)
+{
+	struct whostate *st = ctx->arg;
+	struct touches *t;
+	struct touch *x, *best = NULL, *any = NULL;
+	const struct doc_node *v;
+	char path[256];
+	size_t i, k;
+	long at;
+	int error, changed;
+
+	out->time = 0;
+	out->commit = "";
+	out->email = "";
+	if (!ctx->file)
+		return 0;
+	if (plan_action_id_valid(ctx->file)) {
+		if ((error = plan_action_path(path, sizeof(path), ctx->file)) <
+		    0)
+			return error;
+	} else {
+		snprintf(path, sizeof(path), "%s", ctx->file);
+	}
+	if ((at = find_path(st, path)) < 0)
+		return 0;
+	if (!st->side[side].built && (error = build_side(st, side)) < 0)
+		return error;
+	t = &st->side[side].per[at];
+	for (i = 0; i < t->n; i++) {
+		x = &t->v[i];
+		if (!x->parsed) {
+			x->parsed = 1;
+			if (x->has_blob)
+				x->doc = load_version(st->git, &x->blob, path);
+			for (k = 0; k < x->np; k++)
+				if (x->has_pblob[k])
+					x->pdoc[k] = load_version(
+						st->git, &x->pblob[k], path);
+		}
+		if (later(x, any))
+			any = x;
+		v = field_value(x->doc, field);
+		changed = 1;
+		for (k = 0; k < x->np && changed; k++)
+			if (same_value(v, field_value(x->pdoc[k], field)))
+				changed = 0;
+		if (x->np == 0 && !v)
+			changed = 0;
+		if (changed && later(x, best))
+			best = x;
+	}
+	if (!best)
+		best = any;
+	if (best) {
+		out->time = best->time;
+		out->commit = best->hex;
+		out->email = best->email;
+	}
+	return 0;
+}
+
+/* ---- trees along the changed paths --------------------------------------- */
+
+struct tchange {
+	char *path;
+	int remove;
+	git_oid blob;
+	unsigned mode;
+};
+
+static int tchange_cmp(const void *a, const void *b)
+{
+	return strcmp(
+		((const struct tchange *)a)->path,
+		((const struct tchange *)b)->path);
+}
+
+static int build_tree(
+	git_oid *out,
+	int *out_empty,
+	git_repository *git,
+	const git_tree *base,
+	const struct tchange *ch,
+	size_t n,
+	size_t skip)
+{
+	git_treebuilder *bld = NULL;
+	git_tree *sub = NULL;
+	const git_tree_entry *e;
+	git_oid sub_id;
+	char name[256];
+	const char *rel, *slash;
+	size_t i = 0, j, len;
+	int rc = 0, error = 0, sub_empty;
+
+	if ((rc = git_treebuilder_new(&bld, git, base)) < 0)
+		goto fail;
+	while (i < n) {
+		rel = ch[i].path + skip;
+		slash = strchr(rel, '/');
+		if (!slash) {
+			if (ch[i].remove) {
+				rc = git_treebuilder_remove(bld, rel);
+				if (rc < 0 && rc != GIT_ENOTFOUND)
+					goto fail;
+			} else if (
+				(rc = git_treebuilder_insert(
+					 NULL, bld, rel, &ch[i].blob,
+					 (git_filemode_t)ch[i].mode)) < 0) {
+				goto fail;
+			}
+			i++;
+			continue;
+		}
+		len = (size_t)(slash - rel);
+		if (len >= sizeof(name)) {
+			error = error_set(
+				ERROR_INVALID, "path too long: '%s'",
+				ch[i].path);
+			goto done;
+		}
+		memcpy(name, rel, len);
+		name[len] = '\0';
+		for (j = i + 1; j < n; j++)
+			if (strncmp(ch[j].path + skip, rel, len + 1) != 0)
+				break;
+		e = base ? git_tree_entry_byname(base, name) : NULL;
+		if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+		    (rc = git_tree_lookup(&sub, git, git_tree_entry_id(e))) < 0)
+			goto fail;
+		if ((error = build_tree(
+			     &sub_id, &sub_empty, git, sub, ch + i, j - i,
+			     skip + len + 1)) < 0)
+			goto done;
+		git_tree_free(sub);
+		sub = NULL;
+		if (sub_empty) {
+			rc = git_treebuilder_remove(bld, name);
+			if (rc < 0 && rc != GIT_ENOTFOUND)
+				goto fail;
+		} else if (
+			(rc = git_treebuilder_insert(
+				 NULL, bld, name, &sub_id, GIT_FILEMODE_TREE)) <
+			0) {
+			goto fail;
+		}
+		i = j;
+	}
+	*out_empty = git_treebuilder_entrycount(bld) == 0;
+	if ((rc = git_treebuilder_write(out, bld)) < 0)
+		goto fail;
+	goto done;
+fail:
+	error = git_fail(rc, "cannot build the merged tree");
+done:
+	git_tree_free(sub);
+	git_treebuilder_free(bld);
+	return error;
+}
+
+struct tchanges {
+	struct tchange *v;
+	size_t n, cap;
+};
+
+static int tchange_add(
+	struct tchanges *t,
+	const char *path,
+	const git_oid *blob,
+	unsigned mode)
+{
+	struct tchange *grown;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+
+		if (!(grown = realloc(t->v, cap * sizeof(*grown))))
+			return error_nomem();
+		t->v = grown;
+		t->cap = cap;
+	}
+	if (!(t->v[t->n].path = strdup(path)))
+		return error_nomem();
+	t->v[t->n].remove = blob == NULL;
+	if (blob)
+		git_oid_cpy(&t->v[t->n].blob, blob);
+	t->v[t->n].mode = mode;
+	t->n++;
+	return 0;
+}
+
+static void tchanges_release(struct tchanges *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].path);
+	free(t->v);
+}
+
+/* Emit a merged doc as a blob; *out_same when it equals ours' blob. */
+static int doc_blob(
+	git_oid *out,
+	git_repository *git,
+	const struct doc_node *doc,
+	const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	int rc, error;
+
+	if ((error = doc_emit(&buf, &len, doc)) < 0)
+		return error;
+	if ((rc = git_blob_create_from_buffer(out, git, buf, len)) < 0)
+		error = git_fail(rc, path);
+	free(buf);
+	return error;
+}
+
+/* ---- the merged tree ------------------------------------------------------
+ */
+
+struct action_job {
+	char id[32];
+	struct fchange *o, *t; /* the two sides' changes */
+	struct doc_node *base;
+};
+
+static void add_note(
+	struct syncmerge_stats *stats,
+	const char *file,
+	const struct merge_conflict *c)
+{
+	struct sbuf sb = { NULL, 0, 0, 0 };
+	char *kept = plan_value_summary(c->kept, 40);
+	char *other = plan_value_summary(c->other, 40);
+	char **grown;
+
+	stats->nconflicts++;
+	if (stats->nnotes >= NOTES_MAX)
+		goto done;
+	sb_add(&sb, "%s %s: kept %s (%s%s%.8s), other %s (%s%s%.8s)", file,
+	       c->field, kept ? kept : "(none)", c->kept_by ? c->kept_by : "",
+	       c->kept_commit ? " " : "", c->kept_commit ? c->kept_commit : "",
+	       c->other ? (other ? other : "(none)") : "(deleted)",
+	       c->other_by ? c->other_by : "", c->other_commit ? " " : "",
+	       c->other_commit ? c->other_commit : "");
+	if (sb.failed)
+		goto done;
+	if (!(grown = realloc(
+		      stats->notes, (stats->nnotes + 1) * sizeof(*grown))))
+		goto done;
+	stats->notes = grown;
+	stats->notes[stats->nnotes++] = sb.p;
+	sb.p = NULL;
+done:
+	free(sb.p);
+	free(kept);
+	free(other);
+}
+
+static size_t count_auto(
+	const struct doc_node *ours,
+	const struct doc_node *result,
+	const struct merge_conflict *cs,
+	size_t nc)
+{
+	struct plan_change *ch = NULL;
+	size_t n = 0, count = 0, i, j, flen;
+	int skip;
+
+	if (!ours || !result || plan_action_diff(&ch, &n, ours, result) < 0) {
+		error_clear();
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (strncmp(ch[i].path, "conflicts", 9) == 0)
+			continue;
+		skip = 0;
+		for (j = 0; j < nc && !skip; j++) {
+			flen = strlen(cs[j].field);
+			if (strncmp(ch[i].path, cs[j].field, flen) == 0 &&
+			    (ch[i].path[flen] == '\0' ||
+			     ch[i].path[flen] == '/'))
+				skip = 1;
+		}
+		count += !skip;
+	}
+	plan_changes_free(ch, n);
+	return count;
+}
+
+/* A file outside the plan model changed on both sides: a text merge, else
+ * the larger blob id (deterministic either way). */
+static int merge_opaque(
+	git_oid *out,
+	git_repository *git,
+	const struct fchange *o,
+	const struct fchange *t)
+{
+	git_blob *bb = NULL, *ob = NULL, *tb = NULL;
+	git_merge_file_input bi, oi, ti;
+	git_merge_file_result r;
+	int rc, error = 0;
+
+	memset(&r, 0, sizeof(r));
+	git_merge_file_input_init(&bi, GIT_MERGE_FILE_INPUT_VERSION);
+	git_merge_file_input_init(&oi, GIT_MERGE_FILE_INPUT_VERSION);
+	git_merge_file_input_init(&ti, GIT_MERGE_FILE_INPUT_VERSION);
+	if (!o->has_new || !t->has_new) {
+		/* edit against delete: keep the edit */
+		git_oid_cpy(out, o->has_new ? &o->new_id : &t->new_id);
+		return 0;
+	}
+	if ((o->has_old && (rc = git_blob_lookup(&bb, git, &o->old_id)) < 0) ||
+	    (rc = git_blob_lookup(&ob, git, &o->new_id)) < 0 ||
+	    (rc = git_blob_lookup(&tb, git, &t->new_id)) < 0) {
+		error = git_fail(rc, o->path);
+		goto done;
+	}
+	if (bb) {
+		bi.ptr = git_blob_rawcontent(bb);
+		bi.size = (size_t)git_blob_rawsize(bb);
+	}
+	oi.ptr = git_blob_rawcontent(ob);
+	oi.size = (size_t)git_blob_rawsize(ob);
+	ti.ptr = git_blob_rawcontent(tb);
+	ti.size = (size_t)git_blob_rawsize(tb);
+	if (git_merge_file(&r, &bi, &oi, &ti, NULL) == 0 && r.automergeable) {
+		if ((rc = git_blob_create_from_buffer(out, git, r.ptr, r.len)) <
+		    0)
+			error = git_fail(rc, o->path);
+	} else {
+		error_clear();
+		git_oid_cpy(
+			out, git_oid_cmp(&o->new_id, &t->new_id) > 0 ?
+				     &o->new_id :
+				     &t->new_id);
+	}
+done:
+	git_merge_file_result_free(&r);
+	git_blob_free(bb);
+	git_blob_free(ob);
+	git_blob_free(tb);
+	return error;
+}
+
+static int renumber_cmp(const void *a, const void *b)
+{
+	return plan_action_id_cmp(
+		((const struct merge_renumbering *)a)->old_id,
+		((const struct merge_renumbering *)b)->old_id);
+}
+
+/* IDs that stay taken in a priority: ours' folder, plus theirs-only
+ * additions, less theirs-only deletions and the merged files. */
+static int taken_ids(
+	char ***out,
+	size_t *out_n,
+	git_tree *ours_tree,
+	const struct fchanges *oc,
+	const struct fchanges *tc,
+	const struct action_job *jobs,
+	size_t njobs)
+{
+	char **v = NULL, **pri = NULL;
+	size_t n = 0, cap = 0, np = 0, pcap = 0, i, j, k;
+	git_tree_entry *e = NULL;
+	git_tree *sub = NULL;
+	char dir[64], id[32], *dot;
+	int error = 0, rc, in_o;
+
+	for (i = 0; i < njobs; i++) {
+		if (jobs[i].base || !jobs[i].o->has_new || !jobs[i].t->has_new)
+			continue;
+		snprintf(id, sizeof(id), "%s", jobs[i].id);
+		*strchr(id, '-') = '\0';
+		for (j = 0; j < np; j++)
+			if (strcmp(pri[j], id) == 0)
+				break;
+		if (j == np && (error = push_str(&pri, &np, &pcap, id)) < 0)
+			goto done;
+	}
+	for (k = 0; k < np; k++) {
+		snprintf(dir, sizeof(dir), "actions/%s", pri[k]);
+		if (git_tree_entry_bypath(&e, ours_tree, dir) == 0 &&
+		    git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+			if ((rc = git_tree_lookup(
+				     &sub, git_tree_owner(ours_tree),
+				     git_tree_entry_id(e))) < 0) {
+				error = git_fail(rc, dir);
+				goto done;
+			}
+			for (i = 0; i < git_tree_entrycount(sub); i++) {
+				snprintf(
+					id, sizeof(id), "%s",
+					git_tree_entry_name(
+						git_tree_entry_byindex(
+							sub, i)));
+				if ((dot = strstr(id, ".yaml")))
+					*dot = '\0';
+				if (plan_action_id_valid(id) &&
+				    (error = push_str(&v, &n, &cap, id)) < 0)
+					goto done;
+			}
+			git_tree_free(sub);
+			sub = NULL;
+		}
+		git_tree_entry_free(e);
+		e = NULL;
+		/* theirs-only additions in that priority */
+		for (i = 0, j = 0; i < tc->n; i++) {
+			const struct fchange *t = &tc->v[i];
+			size_t dl = strlen(dir);
+
+			if (strncmp(t->path, dir, dl) != 0 ||
+			    t->path[dl] != '/')
+				continue;
+			while (j < oc->n && strcmp(oc->v[j].path, t->path) < 0)
+				j++;
+			in_o = j < oc->n && strcmp(oc->v[j].path, t->path) == 0;
+			if (in_o || t->has_old || !t->has_new)
+				continue;
+			snprintf(id, sizeof(id), "%s", t->path + dl + 1);
+			if ((dot = strstr(id, ".yaml")))
+				*dot = '\0';
+			if ((error = push_str(&v, &n, &cap, id)) < 0)
+				goto done;
+		}
+	}
+	/* drop theirs-only deletions and the merged files */
+	for (i = 0, j = 0; i < n; i++) {
+		char path[256];
+		int drop = 0;
+		struct fchange key, *hit;
+
+		for (k = 0; k < njobs && !drop; k++)
+			drop = strcmp(jobs[k].id, v[i]) == 0;
+		if (!drop && plan_action_path(path, sizeof(path), v[i]) == 0) {
+			key.path = path;
+			hit =
+				bsearch(&key, tc->v, tc->n, sizeof(*tc->v),
+					fchange_cmp);
+			if (hit && !hit->has_new)
+				drop = 1;
+		}
+		if (drop)
+			free(v[i]);
+		else
+			v[j++] = v[i];
+	}
+	n = j;
+	*out = v;
+	*out_n = n;
+	v = NULL;
+	n = 0;
+done:
+	git_tree_entry_free(e);
+	git_tree_free(sub);
+	free_strv(v, n);
+	free_strv(pri, np);
+	return error;
+}
+
+void syncmerge_stats_release(struct syncmerge_stats *stats)
+{
+	if (!stats)
+		return;
+	free_strv(stats->notes, stats->nnotes);
+	free(stats->renumbered);
+	memset(stats, 0, sizeof(*stats));
+}
+
+static int
+add_renumbering(struct syncmerge_stats *s, const char *from, const char *to)
+{
+	struct merge_renumbering *grown;
+
+	if (!(grown = realloc(
+		      s->renumbered, (s->nrenumbered + 1) * sizeof(*grown))))
+		return error_nomem();
+	s->renumbered = grown;
+	snprintf(
+		grown[s->nrenumbered].old_id, sizeof(grown->old_id), "%s",
+		from);
+	snprintf(grown[s->nrenumbered].new_id, sizeof(grown->new_id), "%s", to);
+	s->nrenumbered++;
+	return 0;
+}
+
+/* A file top-level (plan.yaml, partners.yaml) changed on both sides. */
+struct top_job {
+	enum plan_file_kind kind;
+	struct fchange *o, *t;
+};
+
+int syncmerge_trees(
+	git_oid *out_tree,
+	struct syncmerge_stats *stats,
+	git_repository *git,
+	const git_oid *base,
+	const git_oid *ours,
+	const git_oid *theirs)
+{
+	git_commit *bc = NULL, *oc = NULL, *tc = NULL;
+	git_tree *bt = NULL, *ot = NULL, *tt = NULL;
+	struct fchanges O = { NULL, 0, 0 }, T = { NULL, 0, 0 };
+	struct tchanges out = { NULL, 0, 0 };
+	struct action_job *jobs = NULL;
+	struct top_job tops[4];
+	struct merge_action_in *in = NULL;
+	struct merge_action_out *res = NULL;
+	struct merge_result r = MERGE_RESULT_INIT;
+	struct doc_node *bdoc = NULL, *tmp = NULL;
+	struct syncmerge_stats local = SYNCMERGE_STATS_INIT;
+	struct syncmerge_stats *S = stats ? stats : &local;
+	struct whostate st;
+	struct merge_ctx ctx;
+	char **interest = NULL, **taken = NULL;
+	size_t ninterest = 0, icap = 0, ntaken = 0, njobs = 0, ntops = 0;
+	size_t nres = 0, i, j, k;
+	enum plan_file_kind kind;
+	char aid[32], path[256];
+	git_oid blob;
+	int rc, error = 0, cmp, kk, empty;
+
+	memset(&st, 0, sizeof(st));
+	memset(S, 0, sizeof(*S));
+	if ((rc = git_commit_lookup(&bc, git, base)) < 0 ||
+	    (rc = git_commit_lookup(&oc, git, ours)) < 0 ||
+	    (rc = git_commit_lookup(&tc, git, theirs)) < 0 ||
+	    (rc = git_commit_tree(&bt, bc)) < 0 ||
+	    (rc = git_commit_tree(&ot, oc)) < 0 ||
+	    (rc = git_commit_tree(&tt, tc)) < 0) {
+		error = git_fail(rc, "cannot read the commits to merge");
+		goto done;
+	}
+	if ((error = diff_trees(&O, git, bt, ot)) < 0 ||
+	    (error = diff_trees(&T, git, bt, tt)) < 0)
+		goto done;
+	if (!(jobs = calloc(O.n < T.n ? O.n + 1 : T.n + 1, sizeof(*jobs)))) {
+		error = error_nomem();
+		goto done;
+	}
+
+	for (i = 0, j = 0; i < O.n || j < T.n;) {
+		struct fchange *o = i < O.n ? &O.v[i] : NULL;
+		struct fchange *t = j < T.n ? &T.v[j] : NULL;
+
+		cmp = !o ? 1 : !t ? -1 : strcmp(o->path, t->path);
+		if (cmp < 0) {
+			if (o->has_new &&
+			    (error = parse_blob(
+				     &tmp, git, &o->new_id, o->new_mode,
+				     o->path, "ours")) < 0)
+				goto done;
+			doc_free(tmp);
+			tmp = NULL;
+			i++;
+			continue;
+		}
+		if (cmp > 0) {
+			if (t->has_new &&
+			    (error = parse_blob(
+				     &tmp, git, &t->new_id, t->new_mode,
+				     t->path, "theirs")) < 0)
+				goto done;
+			doc_free(tmp);
+			tmp = NULL;
+			if ((error = tchange_add(
+				     &out, t->path,
+				     t->has_new ? &t->new_id : NULL,
+				     t->new_mode)) < 0)
+				goto done;
+			j++;
+			continue;
+		}
+		i++;
+		j++;
+		if ((o->has_new &&
+		     (error = parse_blob(
+			      &o->doc, git, &o->new_id, o->new_mode, o->path,
+			      "ours")) < 0) ||
+		    (t->has_new &&
+		     (error = parse_blob(
+			      &t->doc, git, &t->new_id, t->new_mode, t->path,
+			      "theirs")) < 0))
+			goto done;
+		if (o->has_new == t->has_new &&
+		    (!o->has_new || (git_oid_equal(&o->new_id, &t->new_id) &&
+				     o->new_mode == t->new_mode)))
+			continue;
+		S->both++;
+		if ((kk = classify(&kind, aid, sizeof(aid), o->path)) < 0) {
+			error = kk;
+			goto done;
+		}
+		if (kk == 0) {
+			if ((error = merge_opaque(&blob, git, o, t)) < 0 ||
+			    (error = tchange_add(
+				     &out, o->path, &blob,
+				     o->has_new ? o->new_mode : t->new_mode)) <
+				    0)
+				goto done;
+			continue;
+		}
+		if ((error = push_str(&interest, &ninterest, &icap, o->path)) <
+		    0)
+			goto done;
+		if (kind == PLAN_FILE_ACTION) {
+			struct action_job *jb = &jobs[njobs++];
+
+			snprintf(jb->id, sizeof(jb->id), "%s", aid);
+			jb->o = o;
+			jb->t = t;
+			if (o->has_old &&
+			    (error = parse_blob(
+				     &jb->base, git, &o->old_id, o->old_mode,
+				     o->path, "the merge base")) < 0)
+				goto done;
+		} else if (ntops < 4) {
+			tops[ntops].kind = kind;
+			tops[ntops].o = o;
+			tops[ntops].t = t;
+			ntops++;
+		}
+	}
+
+	qsort(interest, ninterest, sizeof(*interest), str_cmp);
+	st.git = git;
+	git_oid_cpy(&st.base, base);
+	st.paths = interest;
+	st.npaths = ninterest;
+	git_oid_cpy(&st.side[MERGE_OURS].tip, ours);
+	git_oid_cpy(&st.side[MERGE_THEIRS].tip, theirs);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.who = who_cb;
+	ctx.arg = &st;
+
+	/* plan.yaml and partners.yaml */
+	for (k = 0; k < ntops; k++) {
+		struct merge_ctx c2 = ctx;
+		struct fchange *o = tops[k].o, *t = tops[k].t;
+
+		c2.file = o->path;
+		if (o->has_old && (error = parse_blob(
+					   &bdoc, git, &o->old_id, o->old_mode,
+					   o->path, "the merge base")) < 0)
+			goto done;
+		if ((error = merge_file(
+			     &r, tops[k].kind, bdoc, o->doc, t->doc, &c2)) < 0)
+			goto done;
+		for (i = 0; i < r.nconflicts; i++)
+			add_note(S, o->path, &r.conflicts[i]);
+		if (!r.doc) {
+			if (o->has_new &&
+			    (error = tchange_add(&out, o->path, NULL, 0)) < 0)
+				goto done;
+		} else {
+			if ((error = doc_blob(&blob, git, r.doc, o->path)) < 0)
+				goto done;
+			if ((!o->has_new ||
+			     !git_oid_equal(&blob, &o->new_id)) &&
+			    (error = tchange_add(
+				     &out, o->path, &blob, GIT_FILEMODE_BLOB)) <
+				    0)
+				goto done;
+		}
+		merge_result_release(&r);
+		doc_free(bdoc);
+		bdoc = NULL;
+	}
+
+	/* actions */
+	if (njobs) {
+		if (!(in = calloc(njobs, sizeof(*in)))) {
+			error = error_nomem();
+			goto done;
+		}
+		for (k = 0; k < njobs; k++) {
+			in[k].id = jobs[k].id;
+			in[k].base = jobs[k].base;
+			in[k].ours = jobs[k].o->doc;
+			in[k].theirs = jobs[k].t->doc;
+		}
+		if ((error = taken_ids(
+			     &taken, &ntaken, ot, &O, &T, jobs, njobs)) < 0 ||
+		    (error = merge_actions(
+			     &res, &nres, in, njobs, (const char *const *)taken,
+			     ntaken, &ctx)) < 0)
+			goto done;
+		for (k = 0; k < nres; k++) {
+			struct action_job *jb = NULL;
+			int renumbered = strcmp(res[k].id, res[k].from_id) != 0;
+
+			for (i = 0; i < njobs && !renumbered; i++)
+				if (strcmp(jobs[i].id, res[k].id) == 0)
+					jb = &jobs[i];
+			if ((error = plan_action_path(
+				     path, sizeof(path), res[k].id)) < 0)
+				goto done;
+			for (i = 0; i < res[k].nconflicts; i++)
+				add_note(S, res[k].id, &res[k].conflicts[i]);
+			if (renumbered &&
+			    (error = add_renumbering(
+				     S, res[k].from_id, res[k].id)) < 0)
+				goto done;
+			if (jb)
+				S->fields_auto += count_auto(
+					jb->o->doc, res[k].doc,
+					res[k].conflicts, res[k].nconflicts);
+			if (!res[k].doc) {
+				if ((!jb || jb->o->has_new) &&
+				    (error = tchange_add(&out, path, NULL, 0)) <
+					    0)
+					goto done;
+				continue;
+			}
+			if ((error = doc_blob(&blob, git, res[k].doc, path)) <
+			    0)
+				goto done;
+			if (jb && jb->o->has_new &&
+			    git_oid_equal(&blob, &jb->o->new_id))
+				continue;
+			if ((error = tchange_add(
+				     &out, path, &blob, GIT_FILEMODE_BLOB)) < 0)
+				goto done;
+		}
+		qsort(S->renumbered, S->nrenumbered, sizeof(*S->renumbered),
+		      renumber_cmp);
+	}
+
+	qsort(out.v, out.n, sizeof(*out.v), tchange_cmp);
+	for (i = 1; i < out.n; i++)
+		if (strcmp(out.v[i - 1].path, out.v[i].path) == 0) {
+			error = error_set(
+				ERROR_GENERIC,
+				"merge: '%s' written twice (renumbering onto "
+				"an existing file)",
+				out.v[i].path);
+			goto done;
+		}
+	if ((error = build_tree(out_tree, &empty, git, ot, out.v, out.n, 0)) <
+	    0)
+		goto done;
+	S->files = out.n;
+	for (i = 0; i < out.n; i++)
+		S->actions += strncmp(out.v[i].path, "actions/", 8) == 0;
+done:
+	if (in)
+		free(in);
+	if (res)
+		merge_actions_free(res, nres);
+	for (k = 0; k < njobs; k++)
+		doc_free(jobs[k].base);
+	free(jobs);
+	merge_result_release(&r);
+	doc_free(bdoc);
+	doc_free(tmp);
+	whostate_release(&st);
+	free_strv(interest, ninterest);
+	free_strv(taken, ntaken);
+	tchanges_release(&out);
+	fchanges_release(&O);
+	fchanges_release(&T);
+	git_tree_free(bt);
+	git_tree_free(ot);
+	git_tree_free(tt);
+	git_commit_free(bc);
+	git_commit_free(oc);
+	git_commit_free(tc);
+	syncmerge_stats_release(&local);
+	return error;
+}
+
+/* ---- the work tree --------------------------------------------------------
+ */
+
+static int check_unedited(struct repo *repo, const struct fchanges *ch)
+{
+	char full[4096];
+	char *buf = NULL;
+	size_t len, i;
+	git_oid h;
+	int error = 0, rc, same;
+
+	for (i = 0; i < ch->n && !error; i++) {
+		const struct fchange *c = &ch->v[i];
+
+		if ((error = repo_work_path(
+			     full, sizeof(full), repo, c->path)) < 0)
+			break;
+		rc = fsutil_read_file(&buf, &len, full, DOC_MAX_FILE);
+		error_clear();
+		if (rc == ERROR_NOTFOUND)
+			same = !c->has_old;
+		else if (rc < 0 || !c->has_old)
+			same = 0;
+		else
+			same = git_odb_hash(&h, buf, len, GIT_OBJECT_BLOB) ==
+				       0 &&
+			       git_oid_equal(&h, &c->old_id);
+		free(buf);
+		buf = NULL;
+		if (!same)
+			error = error_set(
+				ERROR_EXISTS,
+				"'%s' has edits not committed, and the merge "
+				"changes it; commit them (plansync commit) or "
+				"discard them (git checkout -- %s) first",
+				c->path, c->path);
+	}
+	return error;
+}
+
+static void prune_dirs(struct repo *repo, const char *path)
+{
+	char full[4096];
+	char *slash;
+	size_t base = strlen(repo_workdir(repo));
+
+	if (repo_work_path(full, sizeof(full), repo, path) < 0)
+		return;
+	while ((slash = strrchr(full + base, '/'))) {
+		*slash = '\0';
+		if (rmdir(full) < 0)
+			break;
+	}
+}
+
+/* Write the changed files (temp file + rename each) and their index
+ * entries. */
+static int
+update_work(struct repo *repo, git_repository *git, const struct fchanges *ch)
+{
+	git_index *index = NULL;
+	git_blob *blob = NULL;
+	char full[4096];
+	char *slash, *tmp = NULL;
+	size_t i;
+	int rc = 0, error = 0;
+
+	if ((rc = git_repository_index(&index, git)) < 0) {
+		error = git_fail(rc, "cannot read the index");
+		goto done;
+	}
+	for (i = 0; i < ch->n; i++) {
+		const struct fchange *c = &ch->v[i];
+
+		if ((error = repo_work_path(
+			     full, sizeof(full), repo, c->path)) < 0)
+			goto done;
+		if (!c->has_new) {
+			if (unlink(full) < 0 && errno != ENOENT) {
+				error = error_set(
+					ERROR_GENERIC, "cannot remove '%s': %s",
+					full, strerror(errno));
+				goto done;
+			}
+			prune_dirs(repo, c->path);
+			rc = git_index_remove_bypath(index, c->path);
+		} else {
+			if ((error = read_blob(
+				     &blob, git, &c->new_id, c->path)) < 0)
+				goto done;
+			slash = strrchr(full, '/');
+			*slash = '\0';
+			error = fsutil_mkdirs(full);
+			*slash = '/';
+			if (error < 0 ||
+			    (error = fsutil_write_temp(
+				     &tmp, full, git_blob_rawcontent(blob),
+				     (size_t)git_blob_rawsize(blob),
+				     c->new_mode == GIT_FILEMODE_BLOB_EXECUTABLE ?
+					     0755 :
+					     0644,
+				     0)) < 0)
+				goto done;
+			if (rename(tmp, full) < 0) {
+				error = error_set(
+					ERROR_GENERIC,
+					"cannot replace '%s': %s", full,
+					strerror(errno));
+				unlink(tmp);
+				goto done;
+			}
+			free(tmp);
+			tmp = NULL;
+			git_blob_free(blob);
+			blob = NULL;
+			rc = git_index_add_bypath(index, c->path);
+		}
+		if (rc < 0) {
+			error = git_fail(rc, c->path);
+			goto done;
+		}
+	}
+	if ((rc = git_index_write(index)) < 0)
+		error = git_fail(rc, "cannot write the index");
+done:
+	free(tmp);
+	git_blob_free(blob);
+	git_index_free(index);
+	return error;
+}
+
+/* ---- the merge commit -----------------------------------------------------
+ */
+
+static int sign_merge(
+	git_oid *out,
+	git_repository *git,
+	const struct key *key,
+	git_tree *tree,
+	git_commit *p1,
+	git_commit *p2,
+	const char *msg)
+{
+	git_signature *sig = NULL;
+	git_buf buf = { NULL, 0, 0 };
+	const git_commit *parents[2];
+	char *armor = NULL;
+	int rc, error = 0;
+
+	parents[0] = p1;
+	parents[1] = p2;
+	if ((rc = git_signature_now(&sig, key_name(key), key_email(key))) < 0) {
+		error = git_fail(rc, "cannot use the key's name and email");
+		goto done;
+	}
+	if ((rc = git_commit_create_buffer(
+		     &buf, git, sig, sig, NULL, msg, tree, 2, parents)) < 0) {
+		error = git_fail(rc, "cannot build the merge commit");
+		goto done;
+	}
+	if ((error = sshsig_sign(&armor, key, buf.ptr, buf.size)) < 0)
+		goto done;
+	if ((rc = git_commit_create_with_signature(
+		     out, git, buf.ptr, armor, "gpgsig")) < 0)
+		error = git_fail(rc, "cannot write the merge commit");
+done:
+	free(armor);
+	git_buf_dispose(&buf);
+	git_signature_free(sig);
+	return error;
+}
+
+static char *merge_message(
+	const char *label,
+	const char *branch,
+	const struct syncmerge_stats *s)
+{
+	struct sbuf sb = { NULL, 0, 0, 0 };
+	size_t i;
+
+	sb_add(&sb, "Merge %s into %s\n\n", label, branch);
+	sb_add(&sb,
+	       "%zu action%s merged, %zu field%s merged automatically, %zu "
+	       "conflict%s recorded\n",
+	       s->actions, s->actions == 1 ? "" : "s", s->fields_auto,
+	       s->fields_auto == 1 ? "" : "s", s->nconflicts,
+	       s->nconflicts == 1 ? "" : "s");
+	if (s->nrenumbered)
+		sb_add(&sb, "\n");
+	for (i = 0; i < s->nrenumbered; i++)
+		sb_add(&sb, "Renumbered %s -> %s (added on both sides)\n",
+		       s->renumbered[i].old_id, s->renumbered[i].new_id);
+	if (s->nnotes)
+		sb_add(&sb, "\n");
+	for (i = 0; i < s->nnotes; i++)
+		sb_add(&sb, "Conflict: %s\n", s->notes[i]);
+	if (s->nconflicts > s->nnotes)
+		sb_add(&sb, "Conflict: ... and %zu more\n",
+		       s->nconflicts - s->nnotes);
+	if (sb.failed) {
+		free(sb.p);
+		return NULL;
+	}
+	return sb.p;
+}
+
+struct vcount {
+	size_t n;
+};
+
+static int verify_cb_count(const struct verify_result *r, void *payload)
+{
+	struct vcount *vc = payload;
+
+	vc->n++;
+	if (r->verdict != VERIFY_GOOD)
+		return error_set(
+			ERROR_VERIFY,
+			"refusing to merge: commit %.12s is %s: %s", r->id,
+			verify_verdict_name(r->verdict), r->reason);
+	return 0;
+}
+
+void syncmerge_report_release(struct syncmerge_report *report)
+{
+	if (report)
+		syncmerge_stats_release(&report->stats);
+}
+
+/* parse+check every file a fast-forward brings */
+static int check_files(git_repository *git, const struct fchanges *ch)
+{
+	struct doc_node *doc = NULL;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < ch->n && !error; i++) {
+		if (!ch->v[i].has_new)
+			continue;
+		error = parse_blob(
+			&doc, git, &ch->v[i].new_id, ch->v[i].new_mode,
+			ch->v[i].path, "theirs");
+		doc_free(doc);
+		doc = NULL;
+	}
+	return error;
+}
+
+static int partners_blob(git_oid *out, git_tree *tree)
+{
+	return entry_of(out, tree, "partners.yaml");
+}
+
+int syncmerge_commit(
+	struct syncmerge_report *out,
+	struct repo *repo,
+	const struct key *key,
+	const git_oid *theirs,
+	const char *label)
+{
+	git_repository *git = repo_git(repo);
+	struct repo_head head;
+	struct verify_partners *local = NULL;
+	unsigned char(*revoked)[KEY_PUBLIC_BYTES] = NULL;
+	struct verify_options vopts = VERIFY_OPTIONS_INIT;
+	struct vcount vc = { 0 };
+	struct fchanges ch = { NULL, 0, 0 };
+	git_commit *oc = NULL, *tc = NULL;
+	git_tree *ot = NULL, *nt = NULL, *tt = NULL;
+	git_index *index = NULL;
+	git_reference *ref = NULL;
+	git_oid ours, base, tree_id, new_id, pb[3];
+	char *msg = NULL, logmsg[512];
+	size_t nrevoked = 0, i;
+	int rc, error, partners_changed = 0, coordinator = 0, h0, h1, h2;
+
+	memset(out, 0, sizeof(*out));
+	out->kind = SYNCMERGE_UP_TO_DATE;
+	if ((error = repo_head(&head, repo)) < 0)
+		goto done;
+	if (head.detached || head.unborn) {
+		error = error_set(
+			ERROR_GENERIC, "HEAD %s; check out a branch first",
+			head.detached ? "is detached" : "has no commit yet");
+		goto done;
+	}
+	if (git_repository_state(git) != GIT_REPOSITORY_STATE_NONE) {
+		error = error_set(
+			ERROR_EXISTS,
+			"a git merge (or other operation) is in progress; "
+			"finish it (git commit) or abort it (git merge "
+			"--abort) first");
+		goto done;
+	}
+	if ((rc = git_repository_index(&index, git)) < 0) {
+		error = git_fail(rc, "cannot read the index");
+		goto done;
+	}
+	if (git_index_has_conflicts(index)) {
+		error = error_set(
+			ERROR_EXISTS, "the index has unmerged files; resolve "
+				      "them and commit first");
+		goto done;
+	}
+	git_oid_fromstr(&ours, head.id);
+	snprintf(out->commit, sizeof(out->commit), "%s", head.id);
+	if (git_oid_equal(&ours, theirs) ||
+	    git_graph_descendant_of(git, &ours, theirs) == 1)
+		goto done;
+
+	/* Every commit theirs brings, checked before anything is written. */
+	error = verify_partners_at(&local, git, &ours);
+	if (error == ERROR_NOTFOUND) {
+		error_clear();
+		error = 0;
+	} else if (error < 0) {
+		goto done;
+	} else if (
+		(error = verify_revoked_keys(&revoked, &nrevoked, local)) < 0) {
+		goto done;
+	}
+	vopts.revoked = (const unsigned char(*)[KEY_PUBLIC_BYTES])revoked;
+	vopts.nrevoked = nrevoked;
+	if ((error = verify_range(
+		     git, theirs, 1, &ours, 1, &vopts, NULL, verify_cb_count,
+		     &vc)) < 0)
+		goto done;
+	out->verified = vc.n;
+
+	rc = git_merge_base(&base, git, &ours, theirs);
+	if (rc == GIT_ENOTFOUND) {
+		error = error_set(
+			ERROR_GENERIC,
+			"'%s' has no history in common with HEAD; refusing to "
+			"merge unrelated plans",
+			label);
+		goto done;
+	} else if (rc < 0) {
+		error = git_fail(rc, "cannot find the merge base");
+		goto done;
+	}
+	if ((rc = git_commit_lookup(&oc, git, &ours)) < 0 ||
+	    (rc = git_commit_lookup(&tc, git, theirs)) < 0 ||
+	    (rc = git_commit_tree(&ot, oc)) < 0 ||
+	    (rc = git_commit_tree(&tt, tc)) < 0) {
+		error = git_fail(rc, "cannot read the commits to merge");
+		goto done;
+	}
+
+	if (git_oid_equal(&base, &ours)) {
+		/* fast-forward */
+		if ((error = diff_trees(&ch, git, ot, tt)) < 0 ||
+		    (error = check_files(git, &ch)) < 0 ||
+		    (error = check_unedited(repo, &ch)) < 0)
+			goto done;
+		git_oid_cpy(&new_id, theirs);
+		out->kind = SYNCMERGE_FAST_FORWARD;
+		snprintf(
+			logmsg, sizeof(logmsg), "merge %s: Fast-forward",
+			label);
+	} else {
+		if ((error = syncmerge_trees(
+			     &tree_id, &out->stats, git, &base, &ours,
+			     theirs)) < 0)
+			goto done;
+		if ((rc = git_tree_lookup(&nt, git, &tree_id)) < 0) {
+			error = git_fail(rc, "cannot read the merged tree");
+			goto done;
+		}
+		if ((error = diff_trees(&ch, git, ot, nt)) < 0 ||
+		    (error = check_unedited(repo, &ch)) < 0)
+			goto done;
+		h0 = partners_blob(&pb[0], nt);
+		h1 = partners_blob(&pb[1], ot);
+		h2 = partners_blob(&pb[2], tt);
+		coordinator = h0 && !(h1 && git_oid_equal(&pb[0], &pb[1])) &&
+			      !(h2 && git_oid_equal(&pb[0], &pb[2]));
+		if ((error = commit_check_signer(repo, key, coordinator)) < 0)
+			goto done;
+		if (!(msg = merge_message(label, head.branch, &out->stats))) {
+			error = error_nomem();
+			goto done;
+		}
+		if ((error = sign_merge(&new_id, git, key, nt, oc, tc, msg)) <
+		    0)
+			goto done;
+		out->kind = SYNCMERGE_MERGED;
+		snprintf(
+			logmsg, sizeof(logmsg),
+			"merge %s: Merge made by plansync", label);
+	}
+	out->stats.files = ch.n;
+	for (i = 0; i < ch.n; i++)
+		if (strcmp(ch.v[i].path, "partners.yaml") == 0)
+			partners_changed = 1;
+
+	rc = git_reference_create_matching(
+		&ref, git, head.refname, &new_id, 1, &ours, logmsg);
+	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
+		error = error_set(
+			ERROR_BUSY,
+			"branch '%s' moved while merging; nothing changed, try "
+			"again",
+			head.branch);
+		goto done;
+	} else if (rc < 0) {
+		error = git_fail(rc, head.refname);
+		goto done;
+	}
+	git_oid_tostr(out->commit, sizeof(out->commit), &new_id);
+	if ((error = update_work(repo, git, &ch)) < 0 ||
+	    (partners_changed && (error = signers_refresh(repo)) < 0)) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", error_message());
+		error = error_set(
+			error,
+			"merged as %.12s, but the work tree was not updated: "
+			"%s",
+			out->commit, why);
+		goto done;
+	}
+done:
+	free(msg);
+	free(revoked);
+	fchanges_release(&ch);
+	verify_partners_free(local);
+	git_reference_free(ref);
+	git_index_free(index);
+	git_tree_free(ot);
+	git_tree_free(nt);
+	git_tree_free(tt);
+	git_commit_free(oc);
+	git_commit_free(tc);
+	return error;
+}
+
+int syncmerge_ref(
+	struct syncmerge_report *out,
+	struct repo *repo,
+	const struct key *key,
+	const char *ref)
+{
+	git_object *obj = NULL, *peeled = NULL;
+	git_oid id;
+	int rc, error;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = git_revparse_single(&obj, repo_git(repo), ref)) < 0 ||
+	    (rc = git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT)) < 0) {
+		git_object_free(obj);
+		git_object_free(peeled);
+		error_clear();
+		return error_set(
+			ERROR_NOTFOUND,
+			"'%s' names no commit in this repository", ref);
+	}
+	git_oid_cpy(&id, git_object_id(peeled));
+	git_object_free(obj);
+	git_object_free(peeled);
+	error = syncmerge_commit(out, repo, key, &id, ref);
+	return error;
+}
+
+/* ---- conflict records in HEAD ---------------------------------------------
+ */
+
+/* Non-zero if text holds a line starting "conflicts:". */
+static int has_conflicts_key(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len, *nl;
+
+	while (p < end) {
+		if ((size_t)(end - p) >= 10 && memcmp(p, "conflicts:", 10) == 0)
+			return 1;
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+struct recsort {
+	struct syncmerge_record r;
+	size_t seq;
+};
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct recsort *x = a, *y = b;
+	int c = plan_action_id_cmp(x->r.id, y->r.id);
+
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void syncmerge_records_free(struct syncmerge_record *records, size_t n)
+{
+	size_t i;
+
+	for (i = 0; records && i < n; i++)
+		doc_free(records[i].record);
+	free(records);
+}
+
+int syncmerge_records(
+	struct syncmerge_record **out,
+	size_t *out_n,
+	struct repo *repo)
+{
+	git_repository *git = repo_git(repo);
+	struct repo_head head;
+	git_commit *c = NULL;
+	git_tree *root = NULL, *actions = NULL, *pt = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	struct doc_node *doc = NULL, *list;
+	struct recsort *v = NULL, *grown;
+	struct syncmerge_record *res = NULL;
+	size_t n = 0, cap = 0, i, j, k;
+	char path[512];
+	git_oid id;
+	int rc = 0, error = 0;
+
+	*out = NULL;
+	*out_n = 0;
+	if ((error = repo_head(&head, repo)) < 0)
+		goto done;
+	if (head.unborn)
+		goto done;
+	git_oid_fromstr(&id, head.id);
+	if ((rc = git_commit_lookup(&c, git, &id)) < 0 ||
+	    (rc = git_commit_tree(&root, c)) < 0)
+		goto fail;
+	if (git_tree_entry_bypath(&e, root, "actions") < 0 ||
+	    git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+		error_clear();
+		goto done;
+	}
+	if ((rc = git_tree_lookup(&actions, git, git_tree_entry_id(e))) < 0)
+		goto fail;
+	for (i = 0; i < git_tree_entrycount(actions); i++) {
+		const git_tree_entry *pe = git_tree_entry_byindex(actions, i);
+
+		if (git_tree_entry_type(pe) != GIT_OBJECT_TREE)
+			continue;
+		if ((rc = git_tree_lookup(&pt, git, git_tree_entry_id(pe))) < 0)
+			goto fail;
+		for (j = 0; j < git_tree_entrycount(pt); j++) {
+			const git_tree_entry *fe =
+				git_tree_entry_byindex(pt, j);
+			const char *text;
+			size_t len;
+
+			if (git_tree_entry_type(fe) != GIT_OBJECT_BLOB)
+				continue;
+			if ((rc = git_blob_lookup(
+				     &blob, git, git_tree_entry_id(fe))) < 0)
+				goto fail;
+			text = git_blob_rawcontent(blob);
+			len = (size_t)git_blob_rawsize(blob);
+			snprintf(
+				path, sizeof(path), "actions/%s/%s",
+				git_tree_entry_name(pe),
+				git_tree_entry_name(fe));
+			if (!has_conflicts_key(text, len)) {
+				git_blob_free(blob);
+				blob = NULL;
+				continue;
+			}
+			if ((error = plan_parse(
+				     &doc, PLAN_FILE_ACTION, path, text, len)) <
+			    0)
+				goto done;
+			list = doc_map_get(doc, "conflicts");
+			for (k = 0;
+			     list && list->kind == DOC_SEQ && k < list->n;
+			     k++) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 16;
+					if (!(grown = realloc(
+						      v, cap * sizeof(*v)))) {
+						error = error_nomem();
+						goto done;
+					}
+					v = grown;
+				}
+				memset(&v[n], 0, sizeof(v[n]));
+				snprintf(
+					v[n].r.id, sizeof(v[n].r.id), "%s",
+					doc_str(doc_map_get(doc, "id")));
+				v[n].seq = n;
+				if (!(v[n].r.record =
+					      doc_clone(list->items[k]))) {
+					error = error_nomem();
+					goto done;
+				}
+				n++;
+			}
+			doc_free(doc);
+			doc = NULL;
+			git_blob_free(blob);
+			blob = NULL;
+		}
+		git_tree_free(pt);
+		pt = NULL;
+	}
+	qsort(v, n, sizeof(*v), rec_cmp);
+	if (n && !(res = calloc(n, sizeof(*res)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		res[i] = v[i].r;
+		v[i].r.record = NULL;
+	}
+	*out = res;
+	*out_n = n;
+	res = NULL;
+	goto done;
+fail:
+	error = git_fail(rc, "cannot read HEAD's actions");
+done:
+	for (i = 0; v && i < n; i++)
+		doc_free(v[i].r.record);
+	free(v);
+	free(res);
+	doc_free(doc);
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(pt);
+	git_tree_free(actions);
+	git_tree_free(root);
+	git_commit_free(c);
+	return error;
+}
