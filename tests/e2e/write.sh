@@ -202,6 +202,24 @@ out_has "no changes" "edit without changes says so"
 EDITOR=true refused 1 "edit an absent action" edit P4-A99
 EDITOR=true refused 2 "edit a bad ID" edit ../P4-A1
 ls .git/plansync/ | grep -q '^edit-' && notok "edit leaves no temp copies" || ok "edit leaves no temp copies"
+# On a terminal (script(1) gives one), an invalid edit offers another go.
+cat >"$T/ed-twice" <<EOS
+#!/bin/sh
+if [ -e "$T/seen" ]; then sed -i 's/^status: .*/status: planned/' "\$1"
+else touch "$T/seen"; sed -i 's/^status: .*/status: nearly/' "\$1"; fi
+EOS
+chmod +x "$T/ed-twice"
+if command -v script >/dev/null 2>&1; then
+	rm -f "$T/seen"
+	n=$(ncommits)
+	printf 'y\n' | EDITOR="$T/ed-twice" script -qec "'$B' edit P4-A3" /dev/null >"$T/out" 2>&1
+	if [ $? -eq 0 ] && [ "$(ncommits)" -eq $((n + 1)) ] && grep -q 'edit again?' "$T/out"; then ok "edit on a terminal: asks, edits again, commits"; else notok "edit on a terminal: $(cat "$T/out")"; fi
+	git log -1 --format=%s | grep -q '^P4-A3: status .* -> planned$' && ok "edit again: the second version is committed" || notok "edit again: $(git log -1 --format=%s)"
+	rm -f "$T/seen"
+	_before=$(snap)
+	printf 'n\n' | EDITOR="$T/ed-twice" script -qec "'$B' edit P4-A2" /dev/null >"$T/out" 2>&1
+	if [ $? -eq 1 ] && [ "$(snap)" = "$_before" ]; then ok "edit on a terminal, declined: exit 1, nothing changed"; else notok "edit on a terminal, declined"; fi
+fi
 
 # ---- commit (hand edits) --------------------------------------------------
 sed -i 's/^status: .*/status: on-hold/' actions/P5/P5-A1.yaml
