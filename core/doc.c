@@ -184,94 +184,6 @@ static int looks_nonstring(const char *s, size_t len)
 	       looks_number(s, len);
 }
 
-/* ---- arenas ------------------------------------------------------------ */
-
-/*
- * A parsed document's nodes, scalar texts and child arrays come from one
- * arena: a few large chunks instead of dozens of small allocations per
- * file (loading 100,000 actions spent a third of its time in malloc).  The
- * arena lives while any of its nodes does; nodes built in memory, and
- * arrays that grow after parsing, use the heap.
- */
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t size, used;
-	max_align_t data[];
-};
-
-struct doc_arena {
-	size_t refs; /* live nodes, plus one while the reader works */
-	struct arena_chunk *chunks;
-	size_t chunk_size;
-};
-
-static struct doc_arena *arena_new(size_t chunk_size)
-{
-	struct doc_arena *a = calloc(1, sizeof(*a));
-
-	if (!a) {
-		error_nomem();
-		return NULL;
-	}
-	a->refs = 1;
-	a->chunk_size = chunk_size;
-	return a;
-}
-
-static void arena_release(struct doc_arena *a)
-{
-	struct arena_chunk *c, *next;
-
-	if (--a->refs > 0)
-		return;
-	for (c = a->chunks; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	free(a);
-}
-
-static void *arena_alloc(struct doc_arena *a, size_t n)
-{
-	struct arena_chunk *c = a->chunks;
-	void *p;
-
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	if (!c || c->size - c->used < n) {
-		size_t size = a->chunk_size > n ? a->chunk_size : n;
-
-		c = malloc(sizeof(*c) + size);
-		if (!c) {
-			error_nomem();
-			return NULL;
-		}
-		c->size = size;
-		c->used = 0;
-		c->next = a->chunks;
-		a->chunks = c;
-		/* Later chunks grow, so a big document needs few of them. */
-		if (a->chunk_size < (1u << 20))
-			a->chunk_size *= 2;
-	}
-	p = (char *)c->data + c->used;
-	c->used += n;
-	return p;
-}
-
-static struct doc_node *
-arena_node(struct doc_arena *a, enum doc_kind kind, size_t extra)
-{
-	struct doc_node *n = arena_alloc(a, sizeof(*n) + extra);
-
-	if (!n)
-		return NULL;
-	memset(n, 0, sizeof(*n));
-	n->kind = kind;
-	n->arena = a;
-	a->refs++;
-	return n;
-}
-
 /* ---- nodes ------------------------------------------------------------ */
 
 /*
@@ -279,18 +191,17 @@ arena_node(struct doc_arena *a, enum doc_kind kind, size_t extra)
  * 100,000 actions holds millions of them.  A key pointer into this pool is
  * never freed.
  */
-#define DOC_KEYS                                                               \
-	X("id")                                                                \
-	X("priority")                                                          \
-	X("action")                                                            \
-	X("information") X("status") X("timescale") X("responsible") X(        \
-		"updates") X("conflicts") X("text") X("date") X("field")       \
-		X("base") X("kept") X("kept_by") X("kept_commit") X("other")   \
-			X("other_by") X("other_commit") X("schema") X("title") \
-				X("partnership") X("updated") X("priorities")  \
-					X("focus") X("partners") X("email")    \
-						X("name") X("organisation")    \
-							X("role") X("key")     \
+#define DOC_KEYS                                                              \
+	X("id")                                                               \
+	X("priority") X("action") X("information") X("status") X("timescale") \
+		X("responsible") X("updates") X("conflicts") X("text") X(     \
+			"date") X("field") X("base") X("kept") X("kept_by")   \
+			X("kept_commit") X("other") X("other_by") X(          \
+				"other_commit") X("schema") X("title")        \
+				X("partnership") X("updated") X("priorities") \
+					X("focus") X("partners") X("email")   \
+						X("name") X("organisation")   \
+							X("role") X("key")    \
 								X("revoked")
 #define X(s) s "\0"
 static const char key_pool[] = DOC_KEYS;
@@ -392,42 +303,15 @@ void doc_free(struct doc_node *node)
 			key_free(node->keys[i]);
 		doc_free(node->items[i]);
 	}
-	if (!node->arena_arrays) {
-		free(node->keys);
-		free(node->items);
-	}
-	if (node->arena)
-		arena_release(node->arena);
-	else
-		free(node);
+	free(node->keys);
+	free(node->items);
+	free(node);
 }
 
 static int grow(struct doc_node *c)
 {
 	size_t cap = c->cap ? c->cap * 2 : 4;
 	struct doc_node **items;
-
-	if (c->arena_arrays) {
-		/* Arrays in an arena move to the heap to grow. */
-		char **keys = NULL;
-
-		items = malloc(cap * sizeof(*items));
-		if (c->kind == DOC_MAP)
-			keys = malloc(cap * sizeof(*keys));
-		if (!items || (c->kind == DOC_MAP && !keys)) {
-			free(items);
-			free(keys);
-			return error_nomem();
-		}
-		memcpy(items, c->items, c->n * sizeof(*items));
-		if (keys)
-			memcpy(keys, c->keys, c->n * sizeof(*keys));
-		c->items = items;
-		c->keys = keys;
-		c->cap = cap;
-		c->arena_arrays = 0;
-		return 0;
-	}
 
 	if (c->kind == DOC_MAP) {
 		char **keys = realloc(c->keys, cap * sizeof(*keys));
@@ -677,7 +561,6 @@ struct reader {
 	struct doc_node *root;
 	struct key_slot *tab;
 	size_t tab_cap, tab_n;
-	struct doc_arena *arena;
 };
 
 /* 1-based line and column (in characters) of a byte offset. */
@@ -884,15 +767,19 @@ static int finish(struct reader *r)
 	size_t n = top->n;
 
 	if (n > 0) {
-		c->items = arena_alloc(r->arena, n * sizeof(*c->items));
-		if (c->kind == DOC_MAP)
-			c->keys = arena_alloc(r->arena, n * sizeof(*c->keys));
-		if (!c->items || (c->kind == DOC_MAP && !c->keys))
-			return ERROR_NOMEM; /* children stay in the frame */
-		c->arena_arrays = 1;
+		c->items = malloc(n * sizeof(*c->items));
+		if (!c->items)
+			return error_nomem();
 		memcpy(c->items, top->items, n * sizeof(*c->items));
-		if (c->kind == DOC_MAP)
+		if (c->kind == DOC_MAP) {
+			c->keys = malloc(n * sizeof(*c->keys));
+			if (!c->keys) {
+				free(c->items);
+				c->items = NULL;
+				return error_nomem();
+			}
 			memcpy(c->keys, top->keys, n * sizeof(*c->keys));
+		}
 		c->n = c->cap = n;
 	}
 	top->n = 0;
@@ -985,13 +872,9 @@ static int on_event(struct reader *r, const yaml_event_t *ev, int *docs)
 		if (ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE &&
 		    !doc_utf8_valid(v, len))
 			return refuse(r, m, "invalid UTF-8 in scalar");
-		node = arena_node(r->arena, DOC_SCALAR, len + 1);
+		node = doc_new_scalar_len(v, len);
 		if (!node)
 			return ERROR_NOMEM;
-		node->str = (char *)(node + 1);
-		memcpy(node->str, v, len);
-		node->str[len] = '\0';
-		node->len = len;
 		node->plain =
 			ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			looks_nonstring(v, len);
@@ -1009,7 +892,7 @@ static int on_event(struct reader *r, const yaml_event_t *ev, int *docs)
 			return refuse(r, m, "tags are not allowed");
 		if (r->depth >= DOC_MAX_DEPTH)
 			return refuse(r, m, "nesting deeper than 6 levels");
-		node = arena_node(r->arena, seq ? DOC_SEQ : DOC_MAP, 0);
+		node = seq ? doc_new_seq() : doc_new_map();
 		if (!node)
 			return ERROR_NOMEM;
 	}
@@ -1051,12 +934,6 @@ int doc_parse(
 	}
 	if ((error = check_bytes(&r)) < 0)
 		goto done;
-	/* About what a plan file's tree takes: nodes, texts and arrays. */
-	r.arena = arena_new(len < (256u << 10) ? 4 * len + 1024 : (1u << 20));
-	if (!r.arena) {
-		error = ERROR_NOMEM;
-		goto done;
-	}
 	if (!yaml_parser_initialize(&parser)) {
 		error = error_nomem();
 		goto done;
@@ -1107,8 +984,6 @@ done:
 	}
 	doc_free(r.root);
 	free(r.tab);
-	if (r.arena)
-		arena_release(r.arena);
 	return error;
 }
 

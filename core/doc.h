@@ -26,8 +26,6 @@
 
 enum doc_kind { DOC_SCALAR, DOC_SEQ, DOC_MAP };
 
-struct doc_arena;
-
 /*
  * A node.  A plain value type: callers read the fields directly, and build
  * or change trees only through the functions below.
@@ -50,16 +48,11 @@ struct doc_node {
 	 * numbers and the like.
 	 */
 	int plain;
-	int arena_arrays; /* internal to core/doc: keys/items in the arena */
 
 	/* DOC_SEQ, DOC_MAP: n children; for a map, keys[i] names items[i]. */
 	size_t n, cap;
 	char **keys;
 	struct doc_node **items;
-
-	/* Internal to core/doc: the block of memory a parsed document's nodes
-	 * share (NULL for nodes built in memory). */
-	struct doc_arena *arena;
 };
 
 /*
