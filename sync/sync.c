@@ -1,0 +1,377 @@
+/*
+ * sync/sync.c: the fetch-verify-merge-push loop and crash recovery.
+ */
+#include "sync.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "core/error.h"
+#include "sync/repo.h"
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static void
+emit(sync_event_fn fn,
+     void *ctx,
+     enum sync_event_kind kind,
+     int round,
+     const char *remote,
+     const struct transport_tip *tip,
+     const struct syncmerge_report *merge,
+     const struct transport_pushed *pushed)
+{
+	struct sync_event ev;
+
+	if (!fn)
+		return;
+	ev.kind = kind;
+	ev.round = round;
+	ev.remote = remote;
+	ev.tip = tip;
+	ev.merge = merge;
+	ev.pushed = pushed;
+	fn(&ev, ctx);
+}
+
+static const struct transport_tip *
+find_tip(const struct transport_fetch *f, const char *branch)
+{
+	const struct transport_tip *t;
+	size_t i;
+
+	for (i = 0; i < transport_fetch_count(f); i++) {
+		t = transport_fetch_tip(f, i);
+		if (strcmp(t->branch, branch) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+int sync_run(
+	struct sync_result *out,
+	struct repo *repo,
+	const struct key *key,
+	const char *remote,
+	const struct transport_options *opts,
+	sync_event_fn on_event,
+	void *ctx)
+{
+	git_repository *git = repo_git(repo);
+	struct transport_fetch *f = NULL;
+	struct syncmerge_report mr = SYNCMERGE_REPORT_INIT;
+	struct transport_pushed pushed;
+	struct sync_result r;
+	struct repo_head head;
+	const struct transport_tip *tip;
+	char branch[TRANSPORT_REF_MAX], label[TRANSPORT_REF_MAX * 2];
+	char pusherr[1024], why[1024];
+	git_oid merged_tip;
+	int round, has_merged_tip = 0, pushcode = 0, error;
+
+	memset(&r, 0, sizeof(r));
+	if ((error = transport_check_name(remote)) < 0 ||
+	    (error = repo_head(&head, repo)) < 0)
+		goto done;
+	if (head.detached) {
+		error = error_set(
+			ERROR_GENERIC,
+			"HEAD is detached; check out a branch to sync");
+		goto done;
+	}
+	if (head.unborn) {
+		error = error_set(
+			ERROR_GENERIC,
+			"nothing to sync: branch '%s' has no commits",
+			head.branch);
+		goto done;
+	}
+	snprintf(branch, sizeof(branch), "%s", head.branch);
+	snprintf(label, sizeof(label), "%s/%s", remote, branch);
+
+	for (round = 1;; round++) {
+		r.rounds = round;
+		transport_fetch_free(f);
+		f = NULL;
+		if ((error = transport_fetch(&f, git, remote, opts)) < 0)
+			goto done;
+		tip = find_tip(f, branch);
+		if (pushcode) {
+			/* The push was refused: go again only if it moved. */
+			if (!tip ||
+			    (has_merged_tip &&
+			     git_oid_equal(&tip->new_id, &merged_tip))) {
+				error = error_set(pushcode, "%s", pusherr);
+				goto done;
+			}
+			emit(on_event, ctx, SYNC_RETRY, round, remote, tip,
+			     NULL, NULL);
+			pushcode = 0;
+		}
+		emit(on_event, ctx, SYNC_FETCHED, round, remote, tip, NULL,
+		     NULL);
+		has_merged_tip = 0;
+		if (tip) {
+			syncmerge_report_release(&mr);
+			memset(&mr, 0, sizeof(mr));
+			error = syncmerge_commit(
+				&mr, repo, key, &tip->new_id, label);
+			if (error == ERROR_VERIFY) {
+				snprintf(
+					why, sizeof(why), "%s",
+					error_message());
+				error = error_set(
+					error, "refusing %s: %s", label, why);
+				goto done;
+			}
+			if (error < 0)
+				goto done;
+			r.verified += mr.verified;
+			if (mr.kind == SYNCMERGE_MERGED) {
+				r.merges++;
+				r.conflicts += mr.stats.nconflicts;
+			} else if (mr.kind == SYNCMERGE_FAST_FORWARD) {
+				r.fast_forwards++;
+			}
+			emit(on_event, ctx, SYNC_MERGED, round, remote, tip,
+			     &mr, NULL);
+			if ((error = transport_promote(git, remote, tip)) < 0)
+				goto done;
+			merged_tip = tip->new_id;
+			has_merged_tip = 1;
+		}
+		error = transport_push(&pushed, git, remote, branch, opts);
+		if (error == 0) {
+			r.pushed = !pushed.up_to_date;
+			emit(on_event, ctx, SYNC_PUSHED, round, remote, tip,
+			     NULL, &pushed);
+			break;
+		}
+		/*
+		 * A refusal (not the network): if the remote moved since our
+		 * fetch, the next round merges what it gained.
+		 */
+		if (error != ERROR_GENERIC || round >= SYNC_MAX_ROUNDS)
+			goto done;
+		pushcode = error;
+		snprintf(pusherr, sizeof(pusherr), "%s", error_message());
+		error_clear();
+	}
+	if ((error = repo_head(&head, repo)) < 0)
+		goto done;
+	snprintf(r.head, sizeof(r.head), "%s", head.id);
+	if (out)
+		*out = r;
+done:
+	syncmerge_report_release(&mr);
+	transport_fetch_free(f);
+	return error;
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+/* s starts with dir (given with a final '/'), or equals it without. */
+static int under(const char *s, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n && dir[n - 1] == '/')
+		n--;
+	return strncmp(s, dir, n) == 0 && (s[n] == '\0' || s[n] == '/');
+}
+
+/*
+ * Non-zero when a process other than us may be writing the repository: a
+ * git process working in it, or any process holding a *.lock file of its
+ * git dir open.
+ */
+static int someone_writing(struct repo *repo)
+{
+	DIR *proc = NULL, *fds = NULL;
+	struct dirent *e, *fe;
+	char path[512], link[4096], comm[64];
+	const char *gitdir = repo_gitdir(repo), *workdir = repo_workdir(repo);
+	long self = (long)getpid(), pid;
+	ssize_t n;
+	FILE *fp;
+	char *end;
+	size_t len;
+	int busy = 0;
+
+	if (!(proc = opendir("/proc")))
+		return 1; /* cannot tell: assume someone is */
+	while (!busy && (e = readdir(proc))) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+		comm[0] = '\0';
+		if ((fp = fopen(path, "r"))) {
+			if (!fgets(comm, sizeof(comm), fp))
+				comm[0] = '\0';
+			fclose(fp);
+		}
+		if (strncmp(comm, "git", 3) == 0) {
+			snprintf(path, sizeof(path), "/proc/%ld/cwd", pid);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n > 0) {
+				link[n] = '\0';
+				if (under(link, workdir) || under(link, gitdir))
+					busy = 1;
+			}
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+		if (busy || !(fds = opendir(path)))
+			continue;
+		while (!busy && (fe = readdir(fds))) {
+			if (fe->d_name[0] == '.')
+				continue;
+			snprintf(
+				path, sizeof(path), "/proc/%ld/fd/%s", pid,
+				fe->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			len = (size_t)n;
+			if (len > 5 && strcmp(link + len - 5, ".lock") == 0 &&
+			    under(link, gitdir) &&
+			    !strstr(link, "/" REPO_LOCK_FILE))
+				busy = 1;
+		}
+		closedir(fds);
+		fds = NULL;
+	}
+	closedir(proc);
+	return busy;
+}
+
+/* ".NAME.1a2b3c4d.tmp", as core/fsutil names its temporary files. */
+static int is_fsutil_temp(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n < 15 || name[0] != '.' || strcmp(name + n - 4, ".tmp") != 0 ||
+	    name[n - 13] != '.')
+		return 0;
+	for (i = n - 12; i < n - 4; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		      (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+struct found {
+	char **v;
+	size_t n, cap;
+};
+
+static int found_add(struct found *f, const char *path)
+{
+	size_t len = strlen(path);
+	char **v;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 8;
+		if (!(v = realloc(f->v, f->cap * sizeof(*v))))
+			return error_nomem();
+		f->v = v;
+	}
+	if (!(f->v[f->n] = malloc(len + 1)))
+		return error_nomem();
+	memcpy(f->v[f->n], path, len + 1);
+	f->n++;
+	return 0;
+}
+
+/*
+ * Collect in dir the files that match: *.lock (locks) or fsutil temporary
+ * names (temps); recurse into sub-folders when depth > 0.
+ */
+static int
+scan(struct found *f, const char *dir, int locks, int temps, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	char path[4096];
+	size_t n;
+	int error = 0;
+
+	if (!(d = opendir(dir)))
+		return 0;
+	while (error == 0 && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(
+			    path, sizeof(path), "%s/%s", dir, e->d_name) >=
+		    sizeof(path))
+			continue;
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth > 0 && strcmp(e->d_name, ".git") != 0)
+				error = scan(f, path, locks, temps, depth - 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		n = strlen(e->d_name);
+		if (locks && n > 5 && strcmp(e->d_name + n - 5, ".lock") == 0 &&
+		    strcmp(e->d_name, REPO_LOCK_FILE) != 0)
+			error = found_add(f, path);
+		else if (temps && is_fsutil_temp(e->d_name))
+			error = found_add(f, path);
+	}
+	closedir(d);
+	return error;
+}
+
+int sync_recover(size_t *out_removed, struct repo *repo)
+{
+	struct found f = { NULL, 0, 0 };
+	char dir[4096];
+	size_t i, removed = 0;
+	int error = 0;
+
+	/* Git's own lock files: at the top of the git dir and under refs/. */
+	snprintf(
+		dir, sizeof(dir), "%.*s", (int)strlen(repo_gitdir(repo)) - 1,
+		repo_gitdir(repo));
+	if ((error = scan(&f, dir, 1, 0, 0)) < 0)
+		goto done;
+	if ((error = repo_git_path(dir, sizeof(dir), repo, "refs")) < 0 ||
+	    (error = scan(&f, dir, 1, 0, 16)) < 0)
+		goto done;
+	/* fsutil's temporary files: the git dir's plansync/ and the plan. */
+	if ((error = repo_git_path(dir, sizeof(dir), repo, "plansync")) < 0 ||
+	    (error = scan(&f, dir, 0, 1, 0)) < 0)
+		goto done;
+	snprintf(
+		dir, sizeof(dir), "%.*s", (int)strlen(repo_workdir(repo)) - 1,
+		repo_workdir(repo));
+	if ((error = scan(&f, dir, 0, 1, 0)) < 0)
+		goto done;
+	if ((error = repo_work_path(dir, sizeof(dir), repo, "actions")) < 0 ||
+	    (error = scan(&f, dir, 0, 1, 1)) < 0)
+		goto done;
+	if (f.n && !someone_writing(repo)) {
+		for (i = 0; i < f.n; i++)
+			if (unlink(f.v[i]) == 0)
+				removed++;
+	}
+	if (out_removed)
+		*out_removed = removed;
+done:
+	for (i = 0; i < f.n; i++)
+		free(f.v[i]);
+	free(f.v);
+	return error;
+}
