@@ -33,6 +33,7 @@ struct cmd_spec {
 /* Commands, one per cli/cmd_<verb>.c (keep in table order). */
 int cmd_action(int argc, char **argv);
 int cmd_blame(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
@@ -53,6 +54,7 @@ int cmd_resolve(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 

@@ -22,6 +22,7 @@
 const struct cmd_spec cli_commands[] = {
 	{ "action", cmd_action, CMD_NONE, "add an action to a priority" },
 	{ "blame", cmd_blame, CMD_NONE, "who set each field of an action" },
+	{ "clone", cmd_clone, CMD_NONE, "copy a plan repository, verified" },
 	{ "commit", cmd_commit, CMD_NONE, "sign edits made by hand" },
 	{ "conflicts", cmd_conflicts, CMD_NONE, "list recorded conflicts" },
 	{ "edit", cmd_edit, CMD_NONE, "edit an action in $EDITOR and sign it" },
@@ -42,6 +43,7 @@ const struct cmd_spec cli_commands[] = {
 	{ "set", cmd_set, CMD_NONE, "set one field of an action" },
 	{ "show", cmd_show, CMD_NONE, "show every field of one action" },
 	{ "status", cmd_status, CMD_NONE, "branch, HEAD, edits not committed" },
+	{ "sync", cmd_sync, CMD_NONE, "fetch, verify, merge and push" },
 	{ "update", cmd_update, CMD_NONE, "add a progress update" },
 	{ "verify", cmd_verify, CMD_NONE, "check the history's signatures" },
 	{ NULL, NULL, 0, NULL },
