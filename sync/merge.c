@@ -1646,8 +1646,8 @@ int syncmerge_commit(
 	git_reference *ref = NULL;
 	git_oid ours, base, tree_id, new_id, pb[3];
 	char *msg = NULL, logmsg[512];
-	size_t nrevoked = 0, i;
-	int rc, error, partners_changed = 0, coordinator = 0, h0, h1, h2;
+	size_t nrevoked = 0;
+	int rc, error, coordinator = 0, h0, h1, h2;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = SYNCMERGE_UP_TO_DATE;
@@ -1765,9 +1765,6 @@ int syncmerge_commit(
 			"merge %s: Merge made by plansync", label);
 	}
 	out->stats.files = ch.n;
-	for (i = 0; i < ch.n; i++)
-		if (strcmp(ch.v[i].path, "partners.yaml") == 0)
-			partners_changed = 1;
 
 	rc = git_reference_create_matching(
 		&ref, git, head.refname, &new_id, 1, &ours, logmsg);
@@ -1784,7 +1781,7 @@ int syncmerge_commit(
 	}
 	git_oid_tostr(out->commit, sizeof(out->commit), &new_id);
 	if ((error = update_work(repo, git, &ch)) < 0 ||
-	    (partners_changed && (error = signers_refresh(repo)) < 0)) {
+	    (error = signers_refresh(repo)) < 0) {
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", error_message());
