@@ -314,6 +314,53 @@ static int check_out_root(struct repo *repo)
 	return 0;
 }
 
+/* ---- the journal -------------------------------------------------------- */
+
+static int write_journal(
+	struct repo *repo,
+	const char *hex,
+	const struct commit_file *files,
+	size_t n)
+{
+	char path[4096];
+	char *buf = NULL;
+	size_t i, len = 48, at;
+	int error;
+
+	for (i = 0; i < n; i++)
+		len += strlen(files[i].path) + 1;
+	if (!(buf = malloc(len + 1)))
+		return error_nomem();
+	at = (size_t)snprintf(buf, len + 1, "commit %s\n", hex);
+	for (i = 0; i < n; i++)
+		at += (size_t)snprintf(
+			buf + at, len + 1 - at, "%s\n", files[i].path);
+	if ((error = repo_git_path(path, sizeof(path), repo, "plansync")) < 0 ||
+	    (error = fsutil_mkdirs(path)) < 0 ||
+	    (error = repo_git_path(
+		     path, sizeof(path), repo, REPO_JOURNAL_FILE)) < 0)
+		goto done;
+	error = fsutil_write_atomic(path, buf, at, 0644);
+done:
+	free(buf);
+	return error;
+}
+
+static int drop_journal(struct repo *repo)
+{
+	char path[4096];
+	int error;
+
+	if ((error = repo_git_path(
+		     path, sizeof(path), repo, REPO_JOURNAL_FILE)) < 0)
+		return error;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return error_set(
+			ERROR_GENERIC, "cannot remove '%s': %s", path,
+			strerror(errno));
+	return 0;
+}
+
 /* ---- the commit ---------------------------------------------------------- */
 
 int commit_files(
@@ -338,7 +385,7 @@ int commit_files(
 	char *msg = NULL, *armor = NULL, *logmsg = NULL;
 	char hex[41];
 	size_t i, len;
-	int rc = 0, error, empty;
+	int rc = 0, error, empty, journal = 0, moved = 0;
 
 	if (n == 0) {
 		error = error_set(ERROR_GENERIC, "nothing to commit");
@@ -352,6 +399,8 @@ int commit_files(
 			"HEAD is detached; check out a branch first");
 		goto done;
 	}
+	if ((error = repo_check_index_lock(repo)) < 0)
+		goto done;
 	if (!(ch = calloc(n, sizeof(*ch)))) {
 		error = error_nomem();
 		goto done;
@@ -460,6 +509,13 @@ int commit_files(
 		goto done;
 	}
 
+	/* The journal first: a death from here on is finished by repo_recover.
+	 */
+	git_oid_tostr(hex, sizeof(hex), &commit_id);
+	if ((error = write_journal(repo, hex, files, n)) < 0)
+		goto done;
+	journal = 1;
+
 	/* Move the branch by compare-and-swap against the tip we built on. */
 	len = strcspn(msg, "\n");
 	if (!(logmsg = malloc(len + 32))) {
@@ -487,7 +543,7 @@ int commit_files(
 		error = repo_git_error(rc, head.refname);
 		goto done;
 	}
-	git_oid_tostr(hex, sizeof(hex), &commit_id);
+	moved = 1;
 
 	/* The work tree and index follow; the commit is made whatever happens.
 	 */
@@ -504,9 +560,14 @@ int commit_files(
 			hex, why);
 		goto done;
 	}
+	journal = 0;
+	if ((error = drop_journal(repo)) < 0)
+		goto done;
 	if (out_id)
 		memcpy(out_id, hex, sizeof(hex));
 done:
+	if (journal && error < 0 && !moved)
+		drop_journal(repo); /* the branch did not move: nothing to do */
 	free(ch);
 	free(msg);
 	free(logmsg);

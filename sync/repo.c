@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -18,6 +19,7 @@
 #include "core/fsutil.h"
 #include "core/sshsig.h"
 #include "lock.h"
+#include "signers.h"
 
 struct repo {
 	git_repository *git;
@@ -64,6 +66,7 @@ static int finish_open(struct repo *repo, int lock)
 	char path[4096], what[4096];
 	const char *wd = git_repository_workdir(repo->git);
 	size_t n;
+	int error;
 
 	if (!wd || git_repository_is_bare(repo->git))
 		return error_set(
@@ -82,7 +85,9 @@ static int finish_open(struct repo *repo, int lock)
 	snprintf(
 		what, sizeof(what), "%.*s", (int)(n > 1 ? n - 1 : n),
 		repo->workdir);
-	return lock_acquire(&repo->lock, path, what, LOCK_WAIT_MS);
+	if ((error = lock_acquire(&repo->lock, path, what, LOCK_WAIT_MS)) < 0)
+		return error;
+	return repo_recover(repo);
 }
 
 int repo_open(struct repo **out, const char *path, int lock)
@@ -784,5 +789,114 @@ done:
 	git_odb_free(odb);
 	git_commit_free(commit);
 	git_object_free(obj);
+	return error;
+}
+
+/* ---- a commit left half done ----------------------------------------------
+ */
+
+int repo_check_index_lock(struct repo *repo)
+{
+	char path[4096];
+	struct stat st;
+
+	if (repo_git_path(path, sizeof(path), repo, "index.lock") < 0)
+		return ERROR_GENERIC;
+	if (lstat(path, &st) == 0)
+		return error_set(
+			ERROR_BUSY,
+			"'%s' exists: another git process is "
+			"changing the index, or one was killed (then "
+			"remove the file)",
+			path);
+	return 0;
+}
+
+/* Rewrite path in the work tree and index from HEAD (absent: remove). */
+static int restore_path(struct repo *repo, git_index *index, const char *path)
+{
+	char full[4096];
+	char *buf = NULL, *slash;
+	size_t len;
+	int rc, error;
+
+	if ((error = repo_work_path(full, sizeof(full), repo, path)) < 0)
+		return error;
+	error = repo_read_head(&buf, &len, repo, path, DOC_MAX_FILE);
+	if (error == ERROR_NOTFOUND) {
+		error_clear();
+		if (unlink(full) < 0 && errno != ENOENT)
+			return error_set(
+				ERROR_GENERIC, "cannot remove '%s': %s", full,
+				strerror(errno));
+		rc = git_index_remove_bypath(index, path);
+		return rc < 0 ? repo_git_error(rc, path) : 0;
+	} else if (error < 0) {
+		return error;
+	}
+	slash = strrchr(full, '/');
+	*slash = '\0';
+	error = fsutil_mkdirs(full);
+	*slash = '/';
+	if (error == 0)
+		error = fsutil_write_atomic(full, buf, len, 0644);
+	free(buf);
+	if (error < 0)
+		return error;
+	rc = git_index_add_bypath(index, path);
+	return rc < 0 ? repo_git_error(rc, path) : 0;
+}
+
+int repo_recover(struct repo *repo)
+{
+	git_index *index = NULL;
+	struct repo_head head;
+	char path[4096];
+	char *journal = NULL, *line, *next;
+	size_t len;
+	int rc, error;
+
+	if ((error = repo_git_path(
+		     path, sizeof(path), repo, REPO_JOURNAL_FILE)) < 0)
+		return error;
+	error = fsutil_read_file(&journal, &len, path, DOC_MAX_FILE);
+	if (error == ERROR_NOTFOUND) {
+		error_clear();
+		return 0;
+	} else if (error < 0) {
+		return error;
+	}
+	if ((error = repo_head(&head, repo)) < 0)
+		goto done;
+	if (strncmp(journal, "commit ", 7) != 0 || len < 48 ||
+	    strncmp(journal + 7, head.id, 40) != 0 || !head.id[0])
+		goto drop; /* the branch never moved to it */
+	if ((rc = git_repository_index(&index, repo->git)) < 0) {
+		error = repo_git_error(rc, "cannot read the index");
+		goto done;
+	}
+	for (line = strchr(journal, '\n'); line && line[1]; line = next) {
+		line++;
+		if ((next = strchr(line, '\n')))
+			*next = '\0';
+		if (*line && (error = restore_path(repo, index, line)) < 0)
+			goto done;
+		if (!next)
+			break;
+	}
+	if ((rc = git_index_write(index)) < 0) {
+		error = repo_git_error(rc, "cannot write the index");
+		goto done;
+	}
+	if ((error = signers_refresh(repo)) < 0)
+		goto done;
+drop:
+	if (unlink(path) < 0 && errno != ENOENT)
+		error = error_set(
+			ERROR_GENERIC, "cannot remove '%s': %s", path,
+			strerror(errno));
+done:
+	git_index_free(index);
+	free(journal);
 	return error;
 }

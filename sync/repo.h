@@ -20,6 +20,7 @@ struct git_repository;
 
 #define REPO_LOCK_FILE "plansync.lock"
 #define REPO_SIGNERS_FILE "plansync/allowed_signers"
+#define REPO_JOURNAL_FILE "plansync/pending"
 #define REPO_GITATTRIBUTES "*.yaml merge=plansync\n"
 
 /* Hooks installed by repo_configure, each running `plansync hook NAME`. */
@@ -29,7 +30,8 @@ struct git_repository;
  * Open the repository holding folder path (searching upward, as git does).
  * ERROR_NOTFOUND "'path' is not in a plan repository".  With `lock`, also
  * take the repository lock (ERROR_BUSY if another plansync holds it),
- * released by repo_free.
+ * released by repo_free, and finish a commit a killed plansync left half
+ * done (repo_recover).
  */
 int repo_open(struct repo **out, const char *path, int lock);
 
@@ -52,6 +54,24 @@ int repo_create(struct repo **out, const char *dir);
  * For init and clone.
  */
 int repo_configure(struct repo *repo, const char *exe);
+
+/*
+ * sync/commit writes the journal REPO_JOURNAL_FILE ("commit <hex>\n" and
+ * one changed path a line) before it moves the branch and removes it once
+ * the work tree, index and allowed_signers follow.  A journal left behind
+ * means a plansync died in between: when HEAD is that commit, the listed
+ * paths are rewritten from HEAD (files and index entries) and
+ * allowed_signers regenerated; when it is not (the branch never moved),
+ * the work tree was not touched.  Either way the journal goes.  Needs the
+ * lock.
+ */
+int repo_recover(struct repo *repo);
+
+/*
+ * ERROR_BUSY when .git/index.lock exists: a git process is writing the
+ * index, or one was killed and left it (then remove it by hand).
+ */
+int repo_check_index_lock(struct repo *repo);
 
 /* Closes, releasing the lock if held; NULL does nothing. */
 void repo_free(struct repo *repo);

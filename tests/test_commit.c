@@ -555,6 +555,109 @@ static void test_commit__second_locker_is_busy(void **state)
 	repo_free(other);
 }
 
+static void write_text(struct fx *fx, const char *rel, const char *text)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", fx->path, rel);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(fsutil_mkdirs(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", fx->path, rel);
+	assert_int_equal(
+		fsutil_write_atomic(path, text, strlen(text), 0644), 0);
+}
+
+/* Reopen with the lock, as the next plansync command would. */
+static void reopen_locked(struct fx *fx)
+{
+	repo_free(fx->repo);
+	fx->repo = NULL;
+	assert_int_equal(repo_open(&fx->repo, fx->path, 1), 0);
+}
+
+static void test_commit__killed_after_the_ref_moved_is_finished(void **state)
+{
+	struct fx *fx = *state;
+	struct commit_file f[2] = { { "actions/P1/P1-A1.yaml", NULL, 0 },
+				    { "actions/P2/P2-A1.yaml", NULL, 0 } };
+	git_oid id;
+	git_index *index = NULL;
+	char journal[200], hex[41], *text;
+
+	f[0].buf = action_text("P1-A1", "done");
+	f[0].len = strlen(f[0].buf);
+	assert_int_equal(commit_files(hex, fx->repo, fx->jane, f, 2, "x"), 0);
+	/* Undo what follows the ref move: old file, old index entry, the
+	 * deleted file back, and the journal as it was then. */
+	write_text(
+		fx, "actions/P1/P1-A1.yaml", action_text("P1-A1", "planned"));
+	write_text(fx, "actions/P2/P2-A1.yaml", action_text("P2-A1", "done"));
+	assert_int_equal(git_repository_index(&index, repo_git(fx->repo)), 0);
+	assert_int_equal(
+		git_index_add_bypath(index, "actions/P1/P1-A1.yaml"), 0);
+	assert_int_equal(
+		git_index_add_bypath(index, "actions/P2/P2-A1.yaml"), 0);
+	assert_int_equal(git_index_write(index), 0);
+	git_index_free(index);
+	snprintf(
+		journal, sizeof(journal),
+		"commit %s\nactions/P1/P1-A1.yaml\nactions/P2/P2-A1.yaml\n",
+		hex);
+	write_text(fx, ".git/" REPO_JOURNAL_FILE, journal);
+
+	reopen_locked(fx);
+	text = work_file(fx, "actions/P1/P1-A1.yaml");
+	assert_string_equal(text, action_text("P1-A1", "done"));
+	free(text);
+	assert_null(work_file(fx, "actions/P2/P2-A1.yaml"));
+	assert_null(work_file(fx, ".git/" REPO_JOURNAL_FILE));
+	assert_clean(fx);
+	head_id(fx, &id);
+	assert_int_equal(git_oid_streq(&id, hex), 0);
+}
+
+static void
+test_commit__killed_before_the_ref_moved_touches_nothing(void **state)
+{
+	struct fx *fx = *state;
+	char *text;
+
+	/* A journal for a commit the branch never reached, and hand edits the
+	 * person has not committed: they must survive. */
+	write_text(
+		fx, ".git/" REPO_JOURNAL_FILE,
+		"commit 0123456789012345678901234567890123456789\n"
+		"actions/P1/P1-A1.yaml\n");
+	write_text(fx, "actions/P1/P1-A1.yaml", "my hand edit\n");
+	reopen_locked(fx);
+	text = work_file(fx, "actions/P1/P1-A1.yaml");
+	assert_string_equal(text, "my hand edit\n");
+	free(text);
+	assert_null(work_file(fx, ".git/" REPO_JOURNAL_FILE));
+}
+
+static void
+test_commit__stale_index_lock_refuses_before_committing(void **state)
+{
+	struct fx *fx = *state;
+	struct commit_file f = { "actions/P1/P1-A1.yaml", NULL, 0 };
+
+	write_text(fx, ".git/index.lock", "");
+	f.buf = action_text("P1-A1", "done");
+	f.len = strlen(f.buf);
+	{
+		git_oid before, after;
+
+		head_id(fx, &before);
+		assert_int_equal(
+			commit_files(NULL, fx->repo, fx->jane, &f, 1, "x"),
+			ERROR_BUSY);
+		assert_non_null(strstr(error_message(), "index.lock"));
+		head_id(fx, &after);
+		assert_true(git_oid_equal(&before, &after));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +685,15 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_commit__second_locker_is_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_commit__killed_after_the_ref_moved_is_finished,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_commit__killed_before_the_ref_moved_touches_nothing,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_commit__stale_index_lock_refuses_before_committing,
+			setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
