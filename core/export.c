@@ -222,12 +222,59 @@ static void md_paragraphs(struct buf *b, const char *s)
 	buf_puts(b, "\n\n");
 }
 
+static const struct export_audit_item *audit_item(
+	const struct export_audit *audit,
+	const struct doc_node *action,
+	const struct doc_node *update)
+{
+	const char *aid, *uid;
+	size_t i;
+
+	if (!audit || !update)
+		return NULL;
+	aid = field(action, "id");
+	uid = field(update, "id");
+	for (i = 0; i < audit->nitems; i++)
+		if (strcmp(audit->items[i].action, aid) == 0 &&
+		    strcmp(audit->items[i].update, uid) == 0)
+			return &audit->items[i];
+	return NULL;
+}
+
+static const char *str_or(const char *s, const char *dflt)
+{
+	return s && *s ? s : dflt;
+}
+
+/* "Jane Smith (NYP)" */
+static void
+who_put(struct buf *b,
+	const struct export_who *w,
+	void (*put)(struct buf *, const char *))
+{
+	put(b, str_or(w->name, "(unknown)"));
+	if (w->organisation && *w->organisation) {
+		buf_puts(b, " (");
+		put(b, w->organisation);
+		buf_puts(b, ")");
+	}
+}
+
+static void short_commit(char *buf, const char *commit)
+{
+	snprintf(buf, 8, "%s", str_or(commit, ""));
+}
+
 static void
 md_row(struct buf *b,
        const struct doc_node *action,
        const struct doc_node *update,
-       int first)
+       int first,
+       const struct export_audit *audit)
 {
+	const struct export_audit_item *item =
+		audit_item(audit, action, update);
+	char sc[8];
 	const struct doc_node *resp;
 	const char *ts;
 
@@ -253,6 +300,18 @@ md_row(struct buf *b,
 		}
 		md_cell_put(b, field(update, "text"));
 	}
+	if (item) {
+		short_commit(sc, item->who.commit);
+		buf_puts(b, "<br>*Last changed by ");
+		who_put(b, &item->who, md_cell_put);
+		buf_puts(b, ", ");
+		md_cell_put(b, str_or(item->who.date, ""));
+		buf_puts(b, ", signature ");
+		md_cell_put(b, str_or(item->who.signature, "unknown"));
+		buf_puts(b, ", commit ");
+		md_cell_put(b, sc);
+		buf_puts(b, "*");
+	}
 	buf_puts(b, " | ");
 	ts = update && doc_map_get(update, "timescale") ?
 		     field(update, "timescale") :
@@ -266,17 +325,77 @@ md_row(struct buf *b,
 	buf_puts(b, " |\n");
 }
 
-static void md_action(struct buf *b, const struct doc_node *action)
+static void md_action(
+	struct buf *b,
+	const struct doc_node *action,
+	const struct export_audit *audit)
 {
 	const struct doc_node *updates = seq_field(action, "updates");
 	size_t i;
 
 	if (!updates || updates->n == 0) {
-		md_row(b, action, NULL, 1);
+		md_row(b, action, NULL, 1, audit);
 		return;
 	}
 	for (i = 0; i < updates->n; i++)
-		md_row(b, action, updates->items[i], i == 0);
+		md_row(b, action, updates->items[i], i == 0, audit);
+}
+
+static void audit_heading(struct buf *b, const struct export_audit *audit)
+{
+	if (audit->since && audit->until) {
+		buf_puts(b, "Changes from ");
+		buf_puts(b, audit->since);
+		buf_puts(b, " to ");
+		buf_puts(b, audit->until);
+	} else if (audit->since) {
+		buf_puts(b, "Changes since ");
+		buf_puts(b, audit->since);
+	} else if (audit->until) {
+		buf_puts(b, "Changes until ");
+		buf_puts(b, audit->until);
+	} else {
+		buf_puts(b, "All changes");
+	}
+}
+
+static void md_appendix(struct buf *b, const struct export_audit *audit)
+{
+	char sc[8];
+	size_t i;
+
+	buf_puts(b, "\n## Appendix: ");
+	audit_heading(b, audit);
+	buf_puts(b, "\n\n");
+	if (!audit->nchanges) {
+		buf_puts(b, "No changes in this period.\n");
+		return;
+	}
+	buf_puts(
+		b, "| Date | Field | Change | Who | Signature | Commit |\n"
+		   "|------|-------|--------|-----|-----------|--------|\n");
+	for (i = 0; i < audit->nchanges; i++) {
+		const struct export_audit_change *c = &audit->changes[i];
+
+		short_commit(sc, c->who.commit);
+		buf_puts(b, "| ");
+		md_cell_put(b, str_or(c->who.date, ""));
+		buf_puts(b, " | ");
+		md_cell_put(b, c->action);
+		buf_puts(b, "/");
+		md_cell_put(b, c->field);
+		buf_puts(b, " | ");
+		md_cell_put(b, str_or(c->old, "(none)"));
+		buf_puts(b, " → ");
+		md_cell_put(b, str_or(c->new, "(none)"));
+		buf_puts(b, " | ");
+		who_put(b, &c->who, md_cell_put);
+		buf_puts(b, " | ");
+		md_cell_put(b, str_or(c->who.signature, "unknown"));
+		buf_puts(b, " | ");
+		md_cell_put(b, sc);
+		buf_puts(b, " |\n");
+	}
 }
 
 /* Conflict notes for one action: "P1-A1: updates/u1/text". */
@@ -304,7 +423,10 @@ static void conflict_fields(
 	}
 }
 
-static void export_md(struct buf *b, const struct plan *plan)
+static void export_md(
+	struct buf *b,
+	const struct plan *plan,
+	const struct export_audit *audit)
 {
 	const struct doc_node *meta = plan_meta(plan);
 	const struct doc_node *prios = seq_field(meta, "priorities");
@@ -344,7 +466,7 @@ static void export_md(struct buf *b, const struct plan *plan)
 
 			if (strcmp(field(a, "priority"), pid) != 0)
 				continue;
-			md_action(b, a);
+			md_action(b, a, audit);
 		}
 		for (j = 0; j < n; j++) {
 			const struct doc_node *a = plan_action_at(plan, j);
@@ -360,6 +482,8 @@ static void export_md(struct buf *b, const struct plan *plan)
 			conflict_fields(b, a, md_line_put, "- ", "\n");
 		}
 	}
+	if (audit)
+		md_appendix(b, audit);
 }
 
 /* ---- HTML ---------------------------------------------------------------- */
@@ -416,6 +540,13 @@ static const char html_style[] =
 	".status-on-hold { background: #f2dede; }\n"
 	".date { font-weight: bold; }\n"
 	".conflicts { font-size: .9em; color: #7a2b00; }\n"
+	".audit { margin-top: .4em; font-size: .85em; color: #444;"
+	" white-space: normal; }\n"
+	".sig { font-weight: bold; }\n"
+	".sig-good { color: #1d6b1d; }\n"
+	".sig-bad, .sig-revoked, .sig-unknown-key, .sig-unsigned"
+	" { color: #a40000; }\n"
+	"table.changes td { white-space: normal; }\n"
 	"col.id { width: 5em; } col.action { width: 20%; }\n"
 	"col.info { width: 20%; } col.update { width: 32%; }\n"
 	"@page { size: A4 landscape; margin: 12mm; }\n"
@@ -430,7 +561,74 @@ static const char html_style[] =
 	"}\n"
 	"</style>\n";
 
-static void html_action(struct buf *b, const struct doc_node *action)
+static void html_who(struct buf *b, const struct export_who *w)
+{
+	char sc[8];
+
+	short_commit(sc, w->commit);
+	buf_puts(b, "<span class=\"who\">");
+	who_put(b, w, html_put);
+	buf_puts(b, "</span>, <span class=\"when\">");
+	html_put(b, str_or(w->date, ""));
+	buf_puts(b, "</span>, signature <span class=\"sig sig-");
+	html_put(b, str_or(w->signature, "unknown"));
+	buf_puts(b, "\">");
+	html_put(b, str_or(w->signature, "unknown"));
+	buf_puts(b, "</span>, commit <code>");
+	html_put(b, sc);
+	buf_puts(b, "</code>");
+}
+
+static void html_appendix(struct buf *b, const struct export_audit *audit)
+{
+	char sc[8];
+	size_t i;
+
+	buf_puts(
+		b, "<section class=\"appendix\" id=\"changes\">\n"
+		   "<h2>Appendix: ");
+	audit_heading(b, audit);
+	buf_puts(b, "</h2>\n");
+	if (!audit->nchanges) {
+		buf_puts(b, "<p>No changes in this period.</p>\n</section>\n");
+		return;
+	}
+	buf_puts(
+		b, "<table class=\"changes\">\n<thead><tr><th>Date</th>"
+		   "<th>Field</th><th>Change</th><th>Who</th>"
+		   "<th>Signature</th><th>Commit</th></tr></thead>\n"
+		   "<tbody>\n");
+	for (i = 0; i < audit->nchanges; i++) {
+		const struct export_audit_change *c = &audit->changes[i];
+
+		short_commit(sc, c->who.commit);
+		buf_puts(b, "<tr><td class=\"when\">");
+		html_put(b, str_or(c->who.date, ""));
+		buf_puts(b, "</td><td class=\"field\">");
+		html_put(b, c->action);
+		buf_puts(b, "/");
+		html_put(b, c->field);
+		buf_puts(b, "</td><td>");
+		html_put(b, str_or(c->old, "(none)"));
+		buf_puts(b, " → ");
+		html_put(b, str_or(c->new, "(none)"));
+		buf_puts(b, "</td><td class=\"who\">");
+		who_put(b, &c->who, html_put);
+		buf_puts(b, "</td><td><span class=\"sig sig-");
+		html_put(b, str_or(c->who.signature, "unknown"));
+		buf_puts(b, "\">");
+		html_put(b, str_or(c->who.signature, "unknown"));
+		buf_puts(b, "</span></td><td><code>");
+		html_put(b, sc);
+		buf_puts(b, "</code></td></tr>\n");
+	}
+	buf_puts(b, "</tbody>\n</table>\n</section>\n");
+}
+
+static void html_action(
+	struct buf *b,
+	const struct doc_node *action,
+	const struct export_audit *audit)
 {
 	const struct doc_node *updates = seq_field(action, "updates");
 	size_t i, rows = updates && updates->n ? updates->n : 1;
@@ -475,6 +673,11 @@ static void html_action(struct buf *b, const struct doc_node *action)
 		}
 		if (u)
 			html_put(b, field(u, "text"));
+		if (audit_item(audit, action, u)) {
+			buf_puts(b, "<div class=\"audit\">Last changed by ");
+			html_who(b, &audit_item(audit, action, u)->who);
+			buf_puts(b, "</div>");
+		}
 		buf_puts(b, "</td><td>");
 		if (u && doc_map_get(u, "timescale"))
 			html_put(b, field(u, "timescale"));
@@ -489,7 +692,10 @@ static void html_action(struct buf *b, const struct doc_node *action)
 	}
 }
 
-static void export_html(struct buf *b, const struct plan *plan)
+static void export_html(
+	struct buf *b,
+	const struct plan *plan,
+	const struct export_audit *audit)
 {
 	const struct doc_node *meta = plan_meta(plan);
 	const struct doc_node *prios = seq_field(meta, "priorities");
@@ -548,7 +754,7 @@ static void export_html(struct buf *b, const struct plan *plan)
 			const struct doc_node *a = plan_action_at(plan, j);
 
 			if (strcmp(field(a, "priority"), pid) == 0)
-				html_action(b, a);
+				html_action(b, a, audit);
 		}
 		buf_puts(b, "</tbody>\n</table>\n");
 		for (j = 0; j < n; j++) {
@@ -570,6 +776,8 @@ static void export_html(struct buf *b, const struct plan *plan)
 			buf_puts(b, "</ul>\n</div>\n");
 		buf_puts(b, "</section>\n");
 	}
+	if (audit)
+		html_appendix(b, audit);
 	buf_puts(b, "</body>\n</html>\n");
 }
 
@@ -891,10 +1099,10 @@ int export_plan(
 
 	switch (format) {
 	case EXPORT_MD:
-		export_md(&b, plan);
+		export_md(&b, plan, NULL);
 		break;
 	case EXPORT_HTML:
-		export_html(&b, plan);
+		export_html(&b, plan, NULL);
 		break;
 	case EXPORT_CSV:
 		export_csv(&b, plan);
@@ -905,6 +1113,25 @@ int export_plan(
 	default:
 		return error_set(ERROR_USAGE, "unknown export format");
 	}
+	return buf_finish(out, out_len, &b);
+}
+
+int export_plan_audit(
+	char **out,
+	size_t *out_len,
+	const struct plan *plan,
+	enum export_format format,
+	const struct export_audit *audit)
+{
+	struct buf b = { NULL, 0, 0, 0 };
+
+	if (format == EXPORT_MD)
+		export_md(&b, plan, audit);
+	else if (format == EXPORT_HTML)
+		export_html(&b, plan, audit);
+	else
+		return error_set(
+			ERROR_USAGE, "the audit report is md or html only");
 	return buf_finish(out, out_len, &b);
 }
 

@@ -52,6 +52,54 @@ int export_plan(
 	const struct plan *plan,
 	enum export_format format);
 
+/* ---- the audit report (export --audit) -------------------------------- */
+
+/*
+ * Who made a change, as the report shows it (strings borrowed; organisation
+ * and fingerprint may be NULL or "").
+ */
+struct export_who {
+	const char *name, *organisation;
+	const char *date; /* "2023-12-01 10:22 +0000" */
+	const char *signature; /* good, bad, unknown-key, revoked, unsigned */
+	const char *commit; /* hex */
+};
+
+/* The last change to one update entry (its fields taken together). */
+struct export_audit_item {
+	const char *action, *update; /* IDs */
+	struct export_who who;
+};
+
+/* One field change for the appendix (old/new: one-line summaries). */
+struct export_audit_change {
+	struct export_who who;
+	const char *action, *field, *old, *new;
+};
+
+struct export_audit {
+	const char *since, *until; /* YYYY-MM-DD or NULL, for the heading */
+	const struct export_audit_item *items;
+	size_t nitems;
+	const struct export_audit_change *changes; /* newest first */
+	size_t nchanges;
+};
+
+/*
+ * The md or html report with, under each update, who last changed it, when
+ * and the signature status ("Last changed by Jane Smith (NYP), 2023-12-01
+ * 10:22 +0000, signature good, commit 1a2b3c4"), and an appendix "Changes
+ * from SINCE to UNTIL" (or "All changes") listing every change: date,
+ * action/field, old -> new, who, signature, commit.  ERROR_USAGE for csv
+ * and json.
+ */
+int export_plan_audit(
+	char **out,
+	size_t *out_len,
+	const struct plan *plan,
+	enum export_format format,
+	const struct export_audit *audit);
+
 /* One document (an action, plan.yaml) as pretty-printed JSON, with "\n". */
 int export_json_node(char **out, size_t *out_len, const struct doc_node *node);
 
