@@ -1173,6 +1173,24 @@ done:
 	return error;
 }
 
+/*
+ * A temporary file of fsutil_write_temp (".<name>.<8 hex>.tmp") left by a
+ * writer that was killed: not part of the plan, and no reason to refuse it.
+ */
+static int is_stale_temp(const char *fn)
+{
+	size_t len = strlen(fn), i;
+
+	if (fn[0] != '.' || len < 15 || strcmp(fn + len - 4, ".tmp") ||
+	    fn[len - 13] != '.')
+		return 0;
+	for (i = len - 12; i < len - 4; i++)
+		if (!((fn[i] >= '0' && fn[i] <= '9') ||
+		      (fn[i] >= 'a' && fn[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /* Open a sub-folder without following a symlink. */
 static int open_subdir(
 	int *out,
@@ -1260,7 +1278,7 @@ load_priority(struct loader *l, int actfd, const char *prio, unsigned pnum)
 		unsigned p = 0, a = 0;
 		struct doc_node *doc = NULL;
 
-		if (!strcmp(fn, ".") || !strcmp(fn, ".."))
+		if (!strcmp(fn, ".") || !strcmp(fn, "..") || is_stale_temp(fn))
 			continue;
 		snprintf(rel, sizeof(rel), "actions/%s/%s", prio, fn);
 		if (len > 5 && len - 5 < sizeof(id) &&
@@ -1333,7 +1351,8 @@ static int load_actions(struct loader *l, int top)
 	while ((errno = 0, e = readdir(d)) != NULL) {
 		unsigned p;
 
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    is_stale_temp(e->d_name))
 			continue;
 		snprintf(rel, sizeof(rel), "actions/%s", e->d_name);
 		display(name, sizeof(name), l, rel);

@@ -467,6 +467,20 @@ static void test_plan__load_refuses_symlinks_and_strays(void **state)
 	assert_int_equal(truncate(a, (off_t)DOC_MAX_FILE + 1), 0);
 	load_bad(d, "over the limit");
 	unlink(a);
+	/* A temporary file left by a killed writer is skipped. */
+	snprintf(a, sizeof(a), "%s/actions/P1/.P1-A1.yaml.0a1b2c3d.tmp", d);
+	spit(a, "id: half a fi");
+	{
+		struct plan *p = NULL;
+
+		assert_int_equal(plan_load_dir(&p, d), 0);
+		plan_free(p);
+	}
+	unlink(a);
+	snprintf(a, sizeof(a), "%s/actions/P1/.P1-A1.yaml.swp", d);
+	spit(a, "x");
+	load_bad(d, ".P1-A1.yaml.swp' is outside the plan layout");
+	unlink(a);
 	/* Other top-level files are ignored; partners.yaml is optional. */
 	snprintf(a, sizeof(a), "%s/README", d);
 	spit(a, "hello\n");
