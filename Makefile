@@ -130,7 +130,7 @@ check: deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined test-run
 
 banned-check:
-	@if grep -nwE 'strcpy|strcat|sprintf|gets|atoi|sscanf' \
+	@if grep -nE '\b(strcpy|strcat|sprintf|gets|atoi|sscanf)[[:space:]]*\(' \
 	    core/*.[ch] sync/*.[ch] cli/*.[ch] 2>/dev/null; then \
 		echo "banned functions used (STYLE.md 27)"; exit 1; fi
 

@@ -3,8 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static char message[1024];
-static int last;
+/* Per thread: sync/verify checks signatures on worker threads. */
+static _Thread_local char message[1024];
+static _Thread_local int last;
 
 int error_set(int code, const char *fmt, ...)
 {
