@@ -72,7 +72,7 @@ int sync_run(
 	struct repo_head head;
 	const struct transport_tip *tip;
 	char branch[TRANSPORT_REF_MAX], label[TRANSPORT_REF_MAX * 2];
-	char pusherr[1024], why[1024];
+	char pusherr[1024];
 	git_oid merged_tip;
 	int round, has_merged_tip = 0, pushcode = 0, error;
 
@@ -123,14 +123,6 @@ int sync_run(
 			memset(&mr, 0, sizeof(mr));
 			error = syncmerge_commit(
 				&mr, repo, key, &tip->new_id, label);
-			if (error == ERROR_VERIFY) {
-				snprintf(
-					why, sizeof(why), "%s",
-					error_message());
-				error = error_set(
-					error, "refusing %s: %s", label, why);
-				goto done;
-			}
 			if (error < 0)
 				goto done;
 			r.verified += mr.verified;
