@@ -191,34 +191,27 @@ static int looks_nonstring(const char *s, size_t len)
  * 100,000 actions holds millions of them.  A key pointer into this pool is
  * never freed.
  */
-#define DOC_KEYS                                                              \
-	X("id")                                                               \
-	X("priority") X("action") X("information") X("status") X("timescale") \
-		X("responsible") X("updates") X("conflicts") X("text") X(     \
-			"date") X("field") X("base") X("kept") X("kept_by")   \
-			X("kept_commit") X("other") X("other_by") X(          \
-				"other_commit") X("schema") X("title")        \
-				X("partnership") X("updated") X("priorities") \
-					X("focus") X("partners") X("email")   \
-						X("name") X("organisation")   \
-							X("role") X("key")    \
-								X("revoked")
-#define X(s) s "\0"
-static const char key_pool[] = DOC_KEYS;
-#undef X
-#define X(s) sizeof(s) - 1,
-static const unsigned char key_len[] = { DOC_KEYS };
-#undef X
+static const char key_pool[][16] = {
+	"id",          "priority",    "action",   "information",  "status",
+	"timescale",   "responsible", "updates",  "conflicts",    "text",
+	"date",        "field",       "base",     "kept",         "kept_by",
+	"kept_commit", "other",       "other_by", "other_commit", "schema",
+	"title",       "partnership", "updated",  "priorities",   "focus",
+	"partners",    "email",       "name",     "organisation", "role",
+	"key",         "revoked"
+};
 
 static char *key_dup_len(const char *key, size_t len)
 {
-	const char *p = key_pool;
 	size_t i;
 	char *k;
 
-	for (i = 0; i < sizeof(key_len); p += key_len[i] + 1, i++)
-		if (key_len[i] == len && p[0] == key[0] && !memcmp(p, key, len))
-			return (char *)(uintptr_t)p;
+	if (len < sizeof(key_pool[0]))
+		for (i = 0; i < sizeof(key_pool) / sizeof(key_pool[0]); i++)
+			if (key_pool[i][0] == key[0] &&
+			    !memcmp(key_pool[i], key, len) &&
+			    key_pool[i][len] == '\0')
+				return (char *)(uintptr_t)key_pool[i];
 	k = malloc(len + 1);
 	if (!k) {
 		error_nomem();

@@ -123,8 +123,8 @@ static void test_fsutil__read_refusals(void **state)
 	assert_null(buf);
 	/* A FIFO is refused at once (opening it must not wait for a writer). */
 	assert_int_equal(mkfifo(at("fifo"), 0600), 0);
-	assert_int_equal(fsutil_read_file(&buf, &len, at("fifo"), 100),
-		ERROR_INVALID);
+	assert_int_equal(
+		fsutil_read_file(&buf, &len, at("fifo"), 100), ERROR_INVALID);
 	assert_non_null(strstr(error_message(), "not a regular file"));
 	unlink(at("fifo"));
 	unlink(at("link"));
