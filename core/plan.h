@@ -22,6 +22,18 @@
  *   key, revoked.
  * - conflict record: field, base, kept, kept_by, kept_commit, other,
  *   other_by, other_commit (base absent when there was none).
+ *
+ * Validation (plan_check) beyond SPEC.md 2:
+ * - required: action id, priority, action (not empty), status; update id,
+ *   text; plan.yaml schema, title, priorities; priority id, title; partner
+ *   email, name, organisation, role, key.  information and timescale
+ *   default to "", responsible and updates to [], revoked to false.
+ * - text is any scalar but a plain null or bool ("~", "", yes, off...):
+ *   write "" for no text; numbers such as 2024 are text.
+ * - responsible: one-line names, no surrounding spaces, no repeats.
+ * - date: a calendar date YYYY-MM-DD; *_commit: 40 or 64 lowercase hex.
+ * - partners: email unique ignoring ASCII case, keys unique, revoked a
+ *   plain true or false.
  */
 #ifndef PLANSYNC_PLAN_H
 #define PLANSYNC_PLAN_H
@@ -68,8 +80,10 @@ int plan_path_classify(
 /*
  * Validate a parsed tree as a file of the given kind at the repository-
  * relative path (used in messages and, for an action, to check that id and
- * priority match the file name and folder), and reorder it canonically.
- * Messages: "path:line:col: rule".  ERROR_INVALID.
+ * priority match the file name and folder; a path outside the layout, such
+ * as a merge driver's temporary file, skips that check), fill in defaults
+ * and reorder it canonically.  Messages: "path:line:col: rule".
+ * ERROR_INVALID.
  */
 int plan_check(
 	struct doc_node *doc,
@@ -93,7 +107,9 @@ struct plan;
  * actions/P<n>/P<n>-A<m>.yaml.  Refuses symlinks, files and folders outside the
  * layout, an action whose priority plan.yaml does not list, files over
  * DOC_MAX_FILE.  Other files at the top level (README, .git, .gitattributes)
- * are ignored.
+ * are ignored, and so are temporary files a killed writer left
+ * (".<name>.<8 hex>.tmp").  Messages name files as "dir/actions/..." (just
+ * "actions/..." when dir is ".").
  */
 int plan_load_dir(struct plan **out, const char *dir);
 
@@ -107,6 +123,8 @@ int plan_priority_listed(const struct plan *plan, const char *priority);
 /*
  * Write the plan canonically under dir (created if needed), each file
  * atomically.  Files of actions no longer in the plan are not removed.
+ * Files already holding the canonical bytes are not rewritten; the others
+ * go to temporary files, are flushed together, then renamed.
  */
 int plan_write_dir(const struct plan *plan, const char *dir);
 
