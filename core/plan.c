@@ -569,56 +569,87 @@ static int str_ptr_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+struct dup_item {
+	const void *key;
+	size_t index;
+};
+
+static int item_order(const struct dup_item *a, const struct dup_item *b)
+{
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int dup_cmp(const void *pa, const void *pb)
+{
+	int c =
+		strcmp(((const struct dup_item *)pa)->key,
+		       ((const struct dup_item *)pb)->key);
+
+	return c ? c : item_order(pa, pb);
+}
+
+static int dup_cmp_fold(const void *pa, const void *pb)
+{
+	int c = strcasecmp(
+		((const struct dup_item *)pa)->key,
+		((const struct dup_item *)pb)->key);
+
+	return c ? c : item_order(pa, pb);
+}
+
+static int pk_cmp(const void *pa, const void *pb)
+{
+	const struct dup_item *a = pa, *b = pb;
+	int c = memcmp(a->key, b->key, 32);
+
+	if (c)
+		return c;
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
 /*
- * Find a duplicate among the n strings of the scalars strs[i] (compared
- * with cmp); returns its index or -1.  Small lists by pairs, big ones
- * sorted.
+ * The first repeat among n keys (strings, or 32-byte keys if pk): the
+ * smallest index whose key an earlier item has, with that earlier index in
+ * *first.  -1 if none, -2 out of memory.  O(n log n): lists come from
+ * files up to 16 MiB.
  */
 static long
-find_duplicate(const struct doc_node *const *nodes, size_t n, int fold_case)
+find_repeat(size_t *first, const void *const *keys, size_t n, int mode)
 {
-	size_t i, j;
-	const char **v;
+	struct dup_item *v;
+	size_t i;
 	long found = -1;
 
-	if (n <= 16) {
-		for (i = 1; i < n; i++)
-			for (j = 0; j < i; j++)
-				if (fold_case ? !strcasecmp(
-							nodes[i]->str,
-							nodes[j]->str) :
-						!strcmp(nodes[i]->str,
-							nodes[j]->str))
-					return (long)i;
-		return -1;
-	}
 	v = malloc(n * sizeof(*v));
 	if (!v)
 		return -2;
-	for (i = 0; i < n; i++)
-		v[i] = nodes[i]->str;
-	if (fold_case) {
-		/* Rare and small in practice: pairs. */
-		free(v);
-		for (i = 1; i < n; i++)
-			for (j = 0; j < i; j++)
-				if (!strcasecmp(nodes[i]->str, nodes[j]->str))
-					return (long)i;
-		return -1;
+	for (i = 0; i < n; i++) {
+		v[i].key = keys[i];
+		v[i].index = i;
 	}
-	qsort(v, n, sizeof(*v), str_ptr_cmp);
-	for (i = 1; i < n && found < 0; i++)
-		if (!strcmp(v[i - 1], v[i]))
-			for (j = 0; j < n; j++)
-				if (!strcmp(nodes[j]->str, v[i]))
-					found = (long)j;
-	/* found is the first holder; report the later one. */
-	if (found >= 0)
-		for (j = (size_t)found + 1; j < n; j++)
-			if (!strcmp(nodes[j]->str, nodes[found]->str)) {
-				found = (long)j;
-				break;
-			}
+	qsort(v, n, sizeof(*v),
+	      mode == 2 ? pk_cmp :
+	      mode == 1 ? dup_cmp_fold :
+			  dup_cmp);
+	for (i = 1; i < n; i++) {
+		int same = mode == 2 ? !memcmp(v[i - 1].key, v[i].key, 32) :
+			   mode == 1 ? !strcasecmp(v[i - 1].key, v[i].key) :
+				       !strcmp(v[i - 1].key, v[i].key);
+		size_t j = i;
+
+		if (!same)
+			continue;
+		/* v[i - 1] is the first of this run: items sort by index. */
+		while (j > 0 &&
+		       (mode == 2 ? !memcmp(v[j - 1].key, v[i].key, 32) :
+			mode == 1 ? !strcasecmp(v[j - 1].key, v[i].key) :
+				    !strcmp(v[j - 1].key, v[i].key)))
+			j--;
+		if (found < 0 || v[i].index < (size_t)found) {
+			found = (long)v[i].index;
+			*first = v[j].index;
+		}
+	}
 	free(v);
 	return found;
 }
@@ -632,7 +663,8 @@ static int check_list_unique(
 	const char *what)
 {
 	const struct doc_node **nodes = NULL;
-	size_t i;
+	const char **strs = NULL;
+	size_t i, first = 0;
 	long d;
 	int error = 0;
 	char buf[64];
@@ -640,19 +672,27 @@ static int check_list_unique(
 	if (seq->n < 2)
 		return 0;
 	nodes = malloc(seq->n * sizeof(*nodes));
-	if (!nodes)
-		return error_nomem();
-	for (i = 0; i < seq->n; i++)
+	strs = malloc(seq->n * sizeof(*strs));
+	if (!nodes || !strs) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < seq->n; i++) {
 		nodes[i] =
 			sub ? doc_map_get(seq->items[i], sub) : seq->items[i];
-	d = find_duplicate(nodes, seq->n, fold_case);
+		strs[i] = nodes[i]->str;
+	}
+	d = find_repeat(
+		&first, (const void *const *)strs, seq->n, fold_case ? 1 : 0);
 	if (d == -2)
 		error = error_nomem();
 	else if (d >= 0)
 		error =
 			bad(c, nodes[d], "'%s' lists %s '%s' twice", key, what,
 			    shown(nodes[d], buf, sizeof(buf)));
+done:
 	free(nodes);
+	free(strs);
 	return error;
 }
 
@@ -703,29 +743,35 @@ static int check_items(
 
 static int check_partner_keys(const struct ctx *c, struct doc_node *v)
 {
-	size_t i, j;
+	size_t i, first = 0;
 	unsigned char(*pks)[32] = NULL;
+	const void **keys = NULL;
+	long d;
 	int error = 0;
 
 	if (v->n < 2)
 		return 0;
 	pks = malloc(v->n * sizeof(*pks));
-	if (!pks)
-		return error_nomem();
-	for (i = 0; i < v->n && !error; i++) {
-		const struct doc_node *k = doc_map_get(v->items[i], "key");
-
-		plan_key_line_valid(k->str, pks[i]);
-		for (j = 0; j < i; j++)
-			if (!memcmp(pks[i], pks[j], 32)) {
-				error = bad(
-					c, k,
-					"'key' is the same key as partner %zu's",
-					j + 1);
-				break;
-			}
+	keys = malloc(v->n * sizeof(*keys));
+	if (!pks || !keys) {
+		error = error_nomem();
+		goto done;
 	}
+	for (i = 0; i < v->n; i++) {
+		plan_key_line_valid(
+			doc_str(doc_map_get(v->items[i], "key")), pks[i]);
+		keys[i] = pks[i];
+	}
+	d = find_repeat(&first, keys, v->n, 2);
+	if (d == -2)
+		error = error_nomem();
+	else if (d >= 0)
+		error = bad(
+			c, doc_map_get(v->items[d], "key"),
+			"'key' is the same key as partner %zu's", first + 1);
+done:
 	free(pks);
+	free(keys);
 	return error;
 }
 

@@ -781,6 +781,62 @@ static void test_plan__validation_errors(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* Long lists find repeats quickly and name the later one. */
+static void test_plan__validation_long_lists(void **state)
+{
+	size_t n = 50000, i, len = 0, cap = n * 16 + 4096;
+	char *buf = malloc(cap);
+	struct doc_node *d = NULL;
+
+	(void)state;
+	len += (size_t)snprintf(
+		buf + len, cap - len,
+		ACTION_HEAD "status: done\nresponsible:\n");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(
+			buf + len, cap - len, "  - org%zu\n", (i * 7919) % n);
+	assert_int_equal(plan_parse(&d, PLAN_FILE_ACTION, A, buf, len), 0);
+	doc_free(d);
+	d = NULL;
+	snprintf(buf + len, cap - len, "  - org%zu\n", (size_t)123);
+	assert_int_equal(
+		plan_parse(&d, PLAN_FILE_ACTION, A, buf, strlen(buf)),
+		ERROR_INVALID);
+	assert_non_null(
+		strstr(error_message(), ":50006:5: 'responsible' lists "
+					"organisation 'org123' twice"));
+	/* Emails repeat ignoring case, in a long list too. */
+	len = (size_t)snprintf(buf, cap, "partners:\n");
+	for (i = 0; i < 40; i++)
+		len += (size_t)snprintf(
+			buf + len, cap - len,
+			"  - {email: %s%zu@x.example, name: A, organisation: O, "
+			"role: editor, key: %s}\n",
+			i == 39 ? "p" : "P", i == 39 ? (size_t)7 : i,
+			i == 0 ? KEY1 : KEY2);
+	assert_int_equal(
+		plan_parse(&d, PLAN_FILE_PARTNERS, "partners.yaml", buf, len),
+		ERROR_INVALID);
+	assert_non_null(strstr(
+		error_message(),
+		"partners.yaml:41:13: 'partners' lists email 'p7@x.example' "
+		"twice"));
+	/* Keys repeat in a long list: the later partner is named. */
+	len = (size_t)snprintf(buf, cap, "partners:\n");
+	for (i = 0; i < 40; i++)
+		len += (size_t)snprintf(
+			buf + len, cap - len,
+			"  - {email: p%zu@x.example, name: A, organisation: O, "
+			"role: editor, key: %s}\n",
+			i, i == 3 || i == 30 ? KEY1 : KEY2 " k");
+	assert_int_equal(
+		plan_parse(&d, PLAN_FILE_PARTNERS, "partners.yaml", buf, len),
+		ERROR_INVALID);
+	assert_non_null(strstr(error_message(), "partners.yaml:"));
+	assert_non_null(strstr(error_message(), "same key as partner"));
+	free(buf);
+}
+
 static void test_plan__validation_accepts(void **state)
 {
 	struct doc_node *d;
@@ -1201,6 +1257,7 @@ int main(void)
 		cmocka_unit_test(test_plan__put_action),
 		cmocka_unit_test(test_plan__new_plan),
 		cmocka_unit_test(test_plan__validation_errors),
+		cmocka_unit_test(test_plan__validation_long_lists),
 		cmocka_unit_test(test_plan__validation_accepts),
 		cmocka_unit_test(test_plan__key_line),
 		cmocka_unit_test(test_plan__field_get),
