@@ -12,6 +12,9 @@
 . "$(dirname "$0")/servers.sh"
 
 unset SSH_AUTH_SOCK GIT_SSL_CAINFO GIT_SSL_CAPATH
+# A private copy of the binary: this script runs for a minute, and a
+# rebuild in the same tree must not swap it out halfway.
+cp "$PLANSYNC_BIN" "$T/plansync-under-test" && PLANSYNC_BIN="$T/plansync-under-test"
 # Under ASan (make check): libgit2 1.5.1 itself leaks a few bytes when an
 # ssh connection reads known_hosts and when a git:// push fails to connect
 # (inside git_remote_connect); those are its leaks, not plansync's.
