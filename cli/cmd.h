@@ -36,6 +36,7 @@ int cmd_blame(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);

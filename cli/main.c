@@ -25,6 +25,7 @@ const struct cmd_spec cli_commands[] = {
 	{ "clone", cmd_clone, CMD_NONE, "copy a plan repository, verified" },
 	{ "commit", cmd_commit, CMD_NONE, "sign edits made by hand" },
 	{ "conflicts", cmd_conflicts, CMD_NONE, "list recorded conflicts" },
+	{ "demo", cmd_demo, CMD_NONE, "four partners edit offline and sync" },
 	{ "edit", cmd_edit, CMD_NONE, "edit an action in $EDITOR and sign it" },
 	{ "export", cmd_export, CMD_NONE, "write the plan as a report" },
 	{ "fetch", cmd_fetch, CMD_NONE, "download and verify a remote's work" },

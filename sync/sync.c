@@ -367,3 +367,57 @@ done:
 	free(f.v);
 	return error;
 }
+
+/* ---- helpers ------------------------------------------------------------- */
+
+int sync_hub_create(const char *path)
+{
+	git_repository *git = NULL;
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int rc, error = 0;
+
+	git_libgit2_init();
+	if (lstat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode) || !(d = opendir(path)))
+			return error_set(
+				ERROR_EXISTS, "'%s' already exists", path);
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				error = error_set(
+					ERROR_EXISTS,
+					"'%s' already exists and is not an "
+					"empty folder",
+					path);
+				break;
+			}
+		closedir(d);
+		if (error < 0)
+			return error;
+	}
+	if ((rc = git_repository_init(&git, path, 1)) < 0)
+		error = repo_git_error(rc, path);
+	git_repository_free(git);
+	return error;
+}
+
+int sync_head_tree(char *out, const char *path)
+{
+	git_repository *git = NULL;
+	git_object *obj = NULL;
+	int rc, error = 0;
+
+	git_libgit2_init();
+	if ((rc = git_repository_open_ext(
+		     &git, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0 ||
+	    (rc = git_revparse_single(&obj, git, "HEAD^{tree}")) < 0) {
+		error = repo_git_error(rc, path);
+		goto done;
+	}
+	git_oid_tostr(out, GIT_OID_HEXSZ + 1, git_object_id(obj));
+done:
+	git_object_free(obj);
+	git_repository_free(git);
+	return error;
+}

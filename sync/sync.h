@@ -102,4 +102,18 @@ int sync_run(
  */
 int sync_recover(size_t *out_removed, struct repo *repo);
 
+/* ---- small helpers for the demo and tests ---------------------------- */
+
+/*
+ * Create an empty bare repository at path (a hub to sync through); it must
+ * not exist or be an empty folder (ERROR_EXISTS).
+ */
+int sync_hub_create(const char *path);
+
+/*
+ * The hex id of the tree at HEAD of the repository at path (bare or not)
+ * into out (41 bytes).  ERROR_NOTFOUND when HEAD has no commit.
+ */
+int sync_head_tree(char *out, const char *path);
+
 #endif
