@@ -2365,6 +2365,57 @@ static int diff_update(
 	return error;
 }
 
+/* An action's updates by id, sorted, for lookups in O(log n). */
+struct uid_index {
+	struct dup_item *v; /* key: id, index: position in updates */
+	size_t n;
+};
+
+static int uid_index_build(struct uid_index *x, const struct doc_node *ups)
+{
+	size_t i;
+
+	x->v = NULL;
+	x->n = 0;
+	if (!ups || ups->kind != DOC_SEQ || ups->n == 0)
+		return 0;
+	x->v = malloc(ups->n * sizeof(*x->v));
+	if (!x->v)
+		return error_nomem();
+	for (i = 0; i < ups->n; i++) {
+		const char *id = doc_str(doc_map_get(ups->items[i], "id"));
+
+		if (id) {
+			x->v[x->n].key = id;
+			x->v[x->n].index = i;
+			x->n++;
+		}
+	}
+	qsort(x->v, x->n, sizeof(*x->v), dup_cmp);
+	return 0;
+}
+
+static const struct doc_node *uid_index_find(
+	const struct uid_index *x,
+	const struct doc_node *ups,
+	const char *id)
+{
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(x->v[mid].key, id);
+
+		if (c == 0)
+			return ups->items[x->v[mid].index];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 int plan_action_diff(
 	struct plan_change **out,
 	size_t *out_n,
@@ -2375,9 +2426,13 @@ int plan_action_diff(
 	const struct doc_node *ua = a ? doc_map_get(a, "updates") : NULL;
 	const struct doc_node *ub = b ? doc_map_get(b, "updates") : NULL;
 	const char **extra = NULL;
+	struct uid_index xa = { NULL, 0 }, xb = { NULL, 0 };
 	size_t n = 0, i;
 	int error = 0;
 
+	if ((error = uid_index_build(&xa, ua)) < 0 ||
+	    (error = uid_index_build(&xb, ub)) < 0)
+		goto done;
 	for (i = 0; top_fields[i] && !error; i++)
 		error = change_add(
 			&c, top_fields[i],
@@ -2389,12 +2444,12 @@ int plan_action_diff(
 		if (uid)
 			error = diff_update(
 				&c, uid, ua->items[i],
-				b ? find_update(b, uid) : NULL);
+				uid_index_find(&xb, ub, uid));
 	}
 	for (i = 0; ub && ub->kind == DOC_SEQ && i < ub->n && !error; i++) {
 		const char *uid = doc_str(doc_map_get(ub->items[i], "id"));
 
-		if (uid && !(a && find_update(a, uid)))
+		if (uid && !uid_index_find(&xa, ua, uid))
 			error = diff_update(&c, uid, NULL, ub->items[i]);
 	}
 	if (!error)
@@ -2407,7 +2462,10 @@ int plan_action_diff(
 		error = change_add(
 			&c, extra[i], a ? doc_map_get(a, extra[i]) : NULL,
 			b ? doc_map_get(b, extra[i]) : NULL);
+done:
 	free(extra);
+	free(xa.v);
+	free(xb.v);
 	if (error < 0) {
 		plan_changes_free(c.v, c.n);
 		return error;

@@ -1200,6 +1200,47 @@ static void test_plan__diff(void **state)
 	doc_free(b);
 }
 
+/* Diff of actions with many updates matches them by id, not by pairs. */
+static void test_plan__diff_many_updates(void **state)
+{
+	size_t n = 30000, i, len = 0, cap = n * 40 + 256;
+	char *buf = malloc(cap);
+	struct doc_node *a = NULL, *b = NULL;
+	struct plan_change *c = NULL;
+	size_t nc = 0;
+
+	(void)state;
+	len += (size_t)snprintf(
+		buf + len, cap - len, ACTION_HEAD "status: done\nupdates:\n");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(
+			buf + len, cap - len, "  - {id: u%zx, text: t%zu}\n",
+			i + 1, i);
+	assert_int_equal(plan_parse(&a, PLAN_FILE_ACTION, A, buf, len), 0);
+	b = doc_clone(a);
+	/* b lacks the first update, changes one and adds one. */
+	doc_seq_remove(doc_map_get(b, "updates"), 0);
+	assert_int_equal(plan_field_set(b, "updates/u3e8/text", "changed"), 0);
+	{
+		char *id = NULL;
+
+		assert_int_equal(
+			plan_update_add(&id, b, "new", NULL, NULL, NULL), 0);
+		free(id);
+	}
+	assert_int_equal(plan_action_diff(&c, &nc, a, b), 0);
+	assert_int_equal(nc, 3);
+	assert_string_equal(c[0].path, "updates/u1/text");
+	assert_null(c[0].new);
+	assert_string_equal(c[1].path, "updates/u3e8/text");
+	assert_string_equal(c[1].new->str, "changed");
+	assert_string_equal(c[2].new->str, "new");
+	plan_changes_free(c, nc);
+	doc_free(a);
+	doc_free(b);
+	free(buf);
+}
+
 /* ---- partners ------------------------------------------------------- */
 
 static void test_plan__partners(void **state)
@@ -1268,6 +1309,7 @@ int main(void)
 		cmocka_unit_test(test_plan__next_action_id),
 		cmocka_unit_test(test_plan__action_new),
 		cmocka_unit_test(test_plan__diff),
+		cmocka_unit_test(test_plan__diff_many_updates),
 		cmocka_unit_test(test_plan__partners),
 	};
 
