@@ -258,6 +258,22 @@ if start_sshd; then
 	mv "$HOME/.ssh/id_ed25519" "$T/id_away"
 	expect 4 "ssh: no key accepted" -C "$T/b-ssh" fetch ssh
 	err_one_line "ssh no key: one line"
+	# The same key from an ssh-agent, with no key file at all.
+	if command -v ssh-agent >/dev/null && eval "$(ssh-agent -s -a "$T/agent.sock")" >/dev/null; then
+		_srv_pids="$_srv_pids $SSH_AGENT_PID"
+		if ssh-add -q "$T/id_away" 2>/dev/null; then
+			edit "$T/a" "for the agent"
+			expect 0 "ssh: push with the key in ssh-agent" -C "$T/a" push ssh
+			expect 0 "ssh: fetch with the key in ssh-agent" -C "$T/b-ssh" fetch ssh
+			if [ "$(rev "$T/b-ssh" refs/remotes/ssh/main)" = "$(rev "$T/a" main)" ]; then ok "ssh-agent: fetched"; else notok "ssh-agent: not fetched"; fi
+		else
+			notok "ssh-add failed"
+		fi
+		stop_server "$SSH_AGENT_PID"
+		unset SSH_AUTH_SOCK SSH_AGENT_PID
+	else
+		echo "ok - ssh-agent untested: ssh-agent missing # SKIP"
+	fi
 	mv "$T/id_away" "$HOME/.ssh/id_ed25519"
 	stop_server "$SSHD_PID"
 else
