@@ -105,7 +105,53 @@ static char *changed_keys(const struct doc_node *a, const struct doc_node *b)
 			if (n >= sizeof(buf))
 				break;
 		}
-	return dup_printf("%s%s", buf, "");
+	return dup_printf("%s%s", buf, " changed");
+}
+
+/* "add a@x, revoke b@y, c@z editor -> coordinator" between two versions. */
+static char *
+partners_changes(const struct doc_node *a, const struct doc_node *b)
+{
+	struct plan_partner p, q;
+	char buf[512] = "";
+	size_t i, n = 0, na = a ? plan_partner_count(a) : 0,
+		  nb = b ? plan_partner_count(b) : 0;
+
+#define ADD(...)                                                        \
+	do {                                                            \
+		if (n < sizeof(buf))                                    \
+			n += (size_t)snprintf(                          \
+				buf + n, sizeof(buf) - n, __VA_ARGS__); \
+	} while (0)
+	for (i = 0; i < nb; i++) {
+		plan_partner_at(&q, b, i);
+		if (!q.email)
+			continue;
+		if (!a || plan_partner_by_email(&p, a, q.email) < 0) {
+			ADD("%sadd %s", n ? ", " : "", q.email);
+			continue;
+		}
+		if (q.revoked != p.revoked)
+			ADD("%s%s %s", n ? ", " : "",
+			    q.revoked ? "revoke" : "unrevoke", q.email);
+		if (p.role && q.role && strcmp(p.role, q.role) != 0)
+			ADD("%s%s %s -> %s", n ? ", " : "", q.email, p.role,
+			    q.role);
+		if ((p.key && q.key && strcmp(p.key, q.key) != 0) ||
+		    (p.name && q.name && strcmp(p.name, q.name) != 0) ||
+		    (p.organisation && q.organisation &&
+		     strcmp(p.organisation, q.organisation) != 0))
+			ADD("%s%s details", n ? ", " : "", q.email);
+	}
+	for (i = 0; i < na; i++) {
+		plan_partner_at(&p, a, i);
+		if (p.email &&
+		    (!b || plan_partner_by_email(&q, b, p.email) < 0))
+			ADD("%sremove %s", n ? ", " : "", p.email);
+	}
+#undef ADD
+	error_clear();
+	return n ? dup_printf("%s%s", buf, "") : NULL;
 }
 
 /* "P1-A3" for an action's path, else the path itself. */
@@ -258,9 +304,11 @@ int cmd_commit(int argc, char **argv)
 				goto done;
 			}
 		} else {
-			keys = changed_keys(head_doc, work_doc);
+			keys = kind == PLAN_FILE_PARTNERS ?
+				       partners_changes(head_doc, work_doc) :
+				       changed_keys(head_doc, work_doc);
 			pend[np].line = dup_printf(
-				"%s: %s changed", path, keys ? keys : "");
+				"%s: %s", path, keys ? keys : "changed");
 			free(keys);
 			keys = NULL;
 			if (kind == PLAN_FILE_PLAN) {

@@ -262,7 +262,10 @@ refused 1 "commit a deleted plan.yaml" commit
 git checkout -q -- plan.yaml
 sed -i 's/role: editor/role: coordinator/' partners.yaml
 PLANSYNC_HOME="$TOM" refused 3 "an editor commits a partners.yaml edit" commit
-git checkout -q -- partners.yaml
+committed "a coordinator commits a partners.yaml edit" "^partners.yaml: tom@cyc.example editor -> coordinator$" "Jane Smith <jane@nyp.example>" commit
+sed -i 's/role: coordinator/role: editor/; s/^\(    role: \)coordinator/\1editor/' partners.yaml
+sed -i '0,/role: editor/s//role: coordinator/' partners.yaml
+committed "partners.yaml edit back" "^partners.yaml: tom@cyc.example coordinator -> editor$" "Jane Smith <jane@nyp.example>" commit
 n=$(ncommits)
 expect 0 "commit with nothing to commit" commit
 [ "$(ncommits)" -eq "$n" ] && ok "nothing to commit: no commit" || notok "nothing to commit: no commit"
