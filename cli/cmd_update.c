@@ -98,6 +98,8 @@ int cmd_update(int argc, char **argv)
 			id);
 	if (!text)
 		return cli_usage("update add", "--text is required");
+	if (!*text)
+		return cli_usage("update add", "--text must not be empty");
 	if ((error = plan_action_path(path, sizeof(path), id)) < 0)
 		return error;
 
@@ -105,10 +107,17 @@ int cmd_update(int argc, char **argv)
 	    (error = repo_open(&repo, ".", 1)) < 0 ||
 	    (error = commit_check_signer(repo, key, 0)) < 0 ||
 	    (error = edit_load_action(&action, repo, id)) < 0 ||
-	    (error = repo_check_unedited(repo, path)) < 0 ||
-	    (error = plan_update_add(
-		     &uid, action, text, date, timescale, responsible)) < 0 ||
-	    (error = plan_check(action, PLAN_FILE_ACTION, path)) < 0)
+	    (error = repo_check_unedited(repo, path)) < 0)
+		goto done;
+	if ((error = plan_update_add(
+		     &uid, action, text, date, timescale, responsible)) < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", error_message());
+		error = error_set(error, "update add %s: %s", id, why);
+		goto done;
+	}
+	if ((error = plan_check(action, PLAN_FILE_ACTION, path)) < 0)
 		goto done;
 	utext = doc_map_get(action, "updates");
 	summary = plan_value_summary(

@@ -137,6 +137,7 @@ committed "update add" "^P1-A3: update u[0-9a-f]{8} added: Met schools$" "Jane S
 uid=$(sed -n 's/^P1-A3: update \(u[0-9a-f]*\) added.*/\1/p' "$T/out")
 grep -q "id: $uid" actions/P1/P1-A3.yaml && ok "update add: file holds $uid" || notok "update add: file holds $uid"
 refused 2 "update add without --text" update add P1-A3
+refused 2 "update add with an empty --text" update add P1-A3 --text ""
 refused 1 "update add with a bad date" update add P1-A3 --text x --date 01/02/2024
 refused 2 "update add with a bad ID" update add P1/A3 --text x
 refused 1 "update add to an absent action" update add P9-A1 --text x
