@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -227,56 +228,184 @@ static int fchange_cmp(const void *a, const void *b)
 		((const struct fchange *)b)->path);
 }
 
+/*
+ * Walk the files that differ between trees a and b (either may be NULL),
+ * skipping subtrees whose ids are equal, so the cost follows the changes
+ * (libgit2's tree diff visits every entry of both trees).  cb gets each
+ * differing file's path and its two entries (NULL when absent).
+ */
+typedef int (*walk_fn)(
+	const char *path,
+	const git_tree_entry *old,
+	const git_tree_entry *new_,
+	void *payload);
+
+static int walk_side(
+	git_repository *git,
+	const git_tree_entry *e,
+	int is_old,
+	char *path,
+	size_t plen,
+	walk_fn cb,
+	void *payload);
+
+static int walk_trees(
+	git_repository *git,
+	git_tree *a,
+	git_tree *b,
+	char *path,
+	size_t plen,
+	walk_fn cb,
+	void *payload)
+{
+	size_t i = 0, j = 0, na = a ? git_tree_entrycount(a) : 0,
+	       nb = b ? git_tree_entrycount(b) : 0, len;
+	const git_tree_entry *ea, *eb;
+	git_tree *sa = NULL, *sb = NULL;
+	int cmp, rc, error = 0, ta, tb;
+
+	while (!error && (i < na || j < nb)) {
+		ea = i < na ? git_tree_entry_byindex(a, i) : NULL;
+		eb = j < nb ? git_tree_entry_byindex(b, j) : NULL;
+		cmp = !ea ? 1 : !eb ? -1 : git_tree_entry_cmp(ea, eb);
+		if (cmp < 0) {
+			error = walk_side(git, ea, 1, path, plen, cb, payload);
+			i++;
+			continue;
+		}
+		if (cmp > 0) {
+			error = walk_side(git, eb, 0, path, plen, cb, payload);
+			j++;
+			continue;
+		}
+		i++;
+		j++;
+		if (git_oid_equal(
+			    git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
+		    git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb))
+			continue;
+		ta = git_tree_entry_type(ea) == GIT_OBJECT_TREE;
+		tb = git_tree_entry_type(eb) == GIT_OBJECT_TREE;
+		if (ta != tb) {
+			if ((error = walk_side(
+				     git, ea, 1, path, plen, cb, payload)) == 0)
+				error = walk_side(
+					git, eb, 0, path, plen, cb, payload);
+			continue;
+		}
+		len = strlen(git_tree_entry_name(ea));
+		if (plen + len + 2 > 4096) {
+			error = error_set(ERROR_INVALID, "path too long");
+			break;
+		}
+		memcpy(path + plen, git_tree_entry_name(ea), len + 1);
+		if (!ta) {
+			error = cb(path, ea, eb, payload);
+			path[plen] = '\0';
+			continue;
+		}
+		path[plen + len] = '/';
+		path[plen + len + 1] = '\0';
+		if ((rc = git_tree_lookup(&sa, git, git_tree_entry_id(ea))) <
+			    0 ||
+		    (rc = git_tree_lookup(&sb, git, git_tree_entry_id(eb))) <
+			    0) {
+			error = git_fail(rc, "cannot read a tree");
+		} else {
+			error = walk_trees(
+				git, sa, sb, path, plen + len + 1, cb, payload);
+		}
+		git_tree_free(sa);
+		git_tree_free(sb);
+		sa = sb = NULL;
+		path[plen] = '\0';
+	}
+	return error;
+}
+
+/* Every file under (or at) one entry present on one side only. */
+static int walk_side(
+	git_repository *git,
+	const git_tree_entry *e,
+	int is_old,
+	char *path,
+	size_t plen,
+	walk_fn cb,
+	void *payload)
+{
+	git_tree *sub = NULL;
+	size_t len = strlen(git_tree_entry_name(e));
+	int rc, error;
+
+	if (plen + len + 2 > 4096)
+		return error_set(ERROR_INVALID, "path too long");
+	memcpy(path + plen, git_tree_entry_name(e), len + 1);
+	if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+		error = is_old ? cb(path, e, NULL, payload) :
+				 cb(path, NULL, e, payload);
+		path[plen] = '\0';
+		return error;
+	}
+	path[plen + len] = '/';
+	path[plen + len + 1] = '\0';
+	if ((rc = git_tree_lookup(&sub, git, git_tree_entry_id(e))) < 0)
+		error = git_fail(rc, "cannot read a tree");
+	else if (is_old)
+		error = walk_trees(
+			git, sub, NULL, path, plen + len + 1, cb, payload);
+	else
+		error = walk_trees(
+			git, NULL, sub, path, plen + len + 1, cb, payload);
+	git_tree_free(sub);
+	path[plen] = '\0';
+	return error;
+}
+
+static int collect_change(
+	const char *path,
+	const git_tree_entry *old,
+	const git_tree_entry *new_,
+	void *payload)
+{
+	struct fchanges *out = payload;
+	struct fchange *c, *grown;
+
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? out->cap * 2 : 64;
+
+		if (!(grown = realloc(out->v, cap * sizeof(*grown))))
+			return error_nomem();
+		out->v = grown;
+		out->cap = cap;
+	}
+	c = &out->v[out->n];
+	memset(c, 0, sizeof(*c));
+	if (!(c->path = strdup(path)))
+		return error_nomem();
+	out->n++;
+	if ((c->has_old = old != NULL)) {
+		git_oid_cpy(&c->old_id, git_tree_entry_id(old));
+		c->old_mode = git_tree_entry_filemode(old);
+	}
+	if ((c->has_new = new_ != NULL)) {
+		git_oid_cpy(&c->new_id, git_tree_entry_id(new_));
+		c->new_mode = git_tree_entry_filemode(new_);
+	}
+	return 0;
+}
+
 /* The files that differ between trees a and b (either may be NULL). */
 static int
 diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
 {
-	git_diff *diff = NULL;
-	git_diff_options opts;
-	const git_diff_delta *d;
-	struct fchange *c, *grown;
-	size_t i, n;
-	int rc, error = 0;
+	char path[4096] = "";
+	int error;
 
-	git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
-	opts.flags = GIT_DIFF_INCLUDE_TYPECHANGE;
-	if ((rc = git_diff_tree_to_tree(&diff, git, a, b, &opts)) < 0) {
-		error = git_fail(rc, "cannot compare trees");
-		goto done;
-	}
-	n = git_diff_num_deltas(diff);
-	for (i = 0; i < n; i++) {
-		d = git_diff_get_delta(diff, i);
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 64;
-
-			if (!(grown = realloc(out->v, cap * sizeof(*grown)))) {
-				error = error_nomem();
-				goto done;
-			}
-			out->v = grown;
-			out->cap = cap;
-		}
-		c = &out->v[out->n];
-		memset(c, 0, sizeof(*c));
-		if (!(c->path =
-			      strdup(d->new_file.path ? d->new_file.path :
-							d->old_file.path))) {
-			error = error_nomem();
-			goto done;
-		}
-		out->n++;
-		c->has_old = d->status != GIT_DELTA_ADDED;
-		c->has_new = d->status != GIT_DELTA_DELETED;
-		git_oid_cpy(&c->old_id, &d->old_file.id);
-		git_oid_cpy(&c->new_id, &d->new_file.id);
-		c->old_mode = d->old_file.mode;
-		c->new_mode = d->new_file.mode;
-	}
+	(void)git;
+	if ((error = walk_trees(git, a, b, path, 0, collect_change, out)) < 0)
+		return error;
 	qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
-done:
-	git_diff_free(diff);
-	return error;
+	return 0;
 }
 
 /* ---- who last changed a field on a side ---------------------------------- */
@@ -384,6 +513,34 @@ static int entry_of(git_oid *out, git_tree *tree, const char *path)
 	return found;
 }
 
+struct touch_walk {
+	struct whostate *st;
+	struct side_hist *h;
+	git_commit *c;
+};
+
+static int touch_change(
+	const char *path,
+	const git_tree_entry *old,
+	const git_tree_entry *new_,
+	void *payload)
+{
+	struct touch_walk *tw = payload;
+	struct touch *x;
+	long at;
+
+	if ((at = find_path(tw->st, path)) < 0)
+		return 0;
+	if (!(x = new_touch(&tw->h->per[at], tw->c)))
+		return ERROR_NOMEM;
+	x->np = 1;
+	if ((x->has_blob = new_ != NULL))
+		git_oid_cpy(&x->blob, git_tree_entry_id(new_));
+	if ((x->has_pblob[0] = old != NULL))
+		git_oid_cpy(&x->pblob[0], git_tree_entry_id(old));
+	return 0;
+}
+
 /* Every commit of one side since the base that changed an interest file. */
 static int build_side(struct whostate *st, enum merge_side s)
 {
@@ -391,11 +548,9 @@ static int build_side(struct whostate *st, enum merge_side s)
 	git_revwalk *walk = NULL;
 	git_commit *c = NULL, *p = NULL;
 	git_tree *tree = NULL, *ptrees[MAXP] = { NULL };
-	git_diff *diff = NULL;
 	git_oid id, mine, theirs;
 	struct touch *x;
-	size_t np, k, i, nd;
-	long at;
+	size_t np, k, i;
 	int rc, error = 0, have, differs;
 
 	if (!(h->per = calloc(st->npaths ? st->npaths : 1, sizeof(*h->per))))
@@ -426,37 +581,16 @@ static int build_side(struct whostate *st, enum merge_side s)
 			p = NULL;
 		}
 		if (np == 1) {
-			git_diff_options opts;
+			struct touch_walk tw;
+			char path[4096] = "";
 
-			git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);
-			if ((rc = git_diff_tree_to_tree(
-				     &diff, st->git, ptrees[0], tree, &opts)) <
-			    0) {
-				error = git_fail(rc, "cannot compare trees");
+			tw.st = st;
+			tw.h = h;
+			tw.c = c;
+			if ((error = walk_trees(
+				     st->git, ptrees[0], tree, path, 0,
+				     touch_change, &tw)) < 0)
 				goto done;
-			}
-			nd = git_diff_num_deltas(diff);
-			for (i = 0; i < nd; i++) {
-				const git_diff_delta *d =
-					git_diff_get_delta(diff, i);
-				const char *path = d->new_file.path ?
-							   d->new_file.path :
-							   d->old_file.path;
-
-				if ((at = find_path(st, path)) < 0)
-					continue;
-				if (!(x = new_touch(&h->per[at], c))) {
-					error = ERROR_NOMEM;
-					goto done;
-				}
-				x->np = 1;
-				x->has_blob = d->status != GIT_DELTA_DELETED;
-				git_oid_cpy(&x->blob, &d->new_file.id);
-				x->has_pblob[0] = d->status != GIT_DELTA_ADDED;
-				git_oid_cpy(&x->pblob[0], &d->old_file.id);
-			}
-			git_diff_free(diff);
-			diff = NULL;
 		} else {
 			for (i = 0; i < st->npaths; i++) {
 				have = entry_of(&mine, tree, st->paths[i]);
@@ -498,7 +632,6 @@ static int build_side(struct whostate *st, enum merge_side s)
 	if (rc != GIT_ITEROVER)
 		error = git_fail(rc, "cannot walk history");
 done:
-	git_diff_free(diff);
 	for (k = 0; k < MAXP; k++)
 		git_tree_free(ptrees[k]);
 	git_tree_free(tree);
@@ -1225,7 +1358,6 @@ int syncmerge_trees(
 			ntops++;
 		}
 	}
-
 	qsort(interest, ninterest, sizeof(*interest), str_cmp);
 	st.git = git;
 	git_oid_cpy(&st.base, base);
@@ -1376,32 +1508,61 @@ done:
 /* ---- the work tree --------------------------------------------------------
  */
 
-static int check_unedited(struct repo *repo, const struct fchanges *ch)
+/* The work file matches the index entry's stat data and the index is newer
+ * (git's racy-clean rule): unchanged since the index recorded old_id. */
+static int stat_clean(
+	git_index *index,
+	const struct fchange *c,
+	const struct stat *st,
+	const struct stat *ist)
+{
+	const git_index_entry *e = git_index_get_bypath(index, c->path, 0);
+
+	return e && git_oid_equal(&e->id, &c->old_id) &&
+	       e->file_size == (uint32_t)st->st_size &&
+	       e->ino == (uint32_t)st->st_ino &&
+	       e->mtime.seconds == (int32_t)st->st_mtim.tv_sec &&
+	       e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
+	       (st->st_mtim.tv_sec < ist->st_mtim.tv_sec ||
+		(st->st_mtim.tv_sec == ist->st_mtim.tv_sec &&
+		 st->st_mtim.tv_nsec < ist->st_mtim.tv_nsec));
+}
+
+/* ERROR_EXISTS unless every file the merge changes is as ours has it. */
+static int
+check_unedited(struct repo *repo, git_index *index, const struct fchanges *ch)
 {
 	char full[4096];
 	char *buf = NULL;
 	size_t len, i;
+	struct stat st, ist;
 	git_oid h;
-	int error = 0, rc, same;
+	int error = 0, rc, same, have_ist;
 
+	have_ist = repo_git_path(full, sizeof(full), repo, "index") == 0 &&
+		   stat(full, &ist) == 0;
 	for (i = 0; i < ch->n && !error; i++) {
 		const struct fchange *c = &ch->v[i];
 
 		if ((error = repo_work_path(
 			     full, sizeof(full), repo, c->path)) < 0)
 			break;
-		rc = fsutil_read_file(&buf, &len, full, DOC_MAX_FILE);
-		error_clear();
-		if (rc == ERROR_NOTFOUND)
-			same = !c->has_old;
-		else if (rc < 0 || !c->has_old)
+		if (lstat(full, &st) < 0) {
+			same = errno == ENOENT && !c->has_old;
+		} else if (!S_ISREG(st.st_mode) || !c->has_old) {
 			same = 0;
-		else
-			same = git_odb_hash(&h, buf, len, GIT_OBJECT_BLOB) ==
+		} else if (have_ist && stat_clean(index, c, &st, &ist)) {
+			same = 1;
+		} else {
+			rc = fsutil_read_file(&buf, &len, full, DOC_MAX_FILE);
+			error_clear();
+			same = rc == 0 &&
+			       git_odb_hash(&h, buf, len, GIT_OBJECT_BLOB) ==
 				       0 &&
 			       git_oid_equal(&h, &c->old_id);
-		free(buf);
-		buf = NULL;
+			free(buf);
+			buf = NULL;
+		}
 		if (!same)
 			error = error_set(
 				ERROR_EXISTS,
@@ -1430,20 +1591,20 @@ static void prune_dirs(struct repo *repo, const char *path)
 
 /* Write the changed files (temp file + rename each) and their index
  * entries. */
-static int
-update_work(struct repo *repo, git_repository *git, const struct fchanges *ch)
+static int update_work(
+	struct repo *repo,
+	git_repository *git,
+	git_index *index,
+	const struct fchanges *ch)
 {
-	git_index *index = NULL;
 	git_blob *blob = NULL;
+	git_index_entry ie;
+	struct stat st;
 	char full[4096];
 	char *slash, *tmp = NULL;
 	size_t i;
 	int rc = 0, error = 0;
 
-	if ((rc = git_repository_index(&index, git)) < 0) {
-		error = git_fail(rc, "cannot read the index");
-		goto done;
-	}
 	for (i = 0; i < ch->n; i++) {
 		const struct fchange *c = &ch->v[i];
 
@@ -1488,7 +1649,28 @@ update_work(struct repo *repo, git_repository *git, const struct fchanges *ch)
 			tmp = NULL;
 			git_blob_free(blob);
 			blob = NULL;
-			rc = git_index_add_bypath(index, c->path);
+			if (lstat(full, &st) < 0) {
+				rc = git_index_add_bypath(index, c->path);
+			} else {
+				/* the bytes are the blob's: no need to hash
+				 * them again */
+				memset(&ie, 0, sizeof(ie));
+				ie.ctime.seconds = (int32_t)st.st_ctim.tv_sec;
+				ie.ctime.nanoseconds =
+					(uint32_t)st.st_ctim.tv_nsec;
+				ie.mtime.seconds = (int32_t)st.st_mtim.tv_sec;
+				ie.mtime.nanoseconds =
+					(uint32_t)st.st_mtim.tv_nsec;
+				ie.dev = (uint32_t)st.st_dev;
+				ie.ino = (uint32_t)st.st_ino;
+				ie.mode = c->new_mode;
+				ie.uid = st.st_uid;
+				ie.gid = st.st_gid;
+				ie.file_size = (uint32_t)st.st_size;
+				git_oid_cpy(&ie.id, &c->new_id);
+				ie.path = c->path;
+				rc = git_index_add(index, &ie);
+			}
 		}
 		if (rc < 0) {
 			error = git_fail(rc, c->path);
@@ -1500,7 +1682,6 @@ update_work(struct repo *repo, git_repository *git, const struct fchanges *ch)
 done:
 	free(tmp);
 	git_blob_free(blob);
-	git_index_free(index);
 	return error;
 }
 
@@ -1682,7 +1863,6 @@ int syncmerge_commit(
 	if (git_oid_equal(&ours, theirs) ||
 	    git_graph_descendant_of(git, &ours, theirs) == 1)
 		goto done;
-
 	/* Every commit theirs brings, checked before anything is written. */
 	error = verify_partners_at(&local, git, &ours);
 	if (error == ERROR_NOTFOUND) {
@@ -1726,7 +1906,7 @@ int syncmerge_commit(
 		/* fast-forward */
 		if ((error = diff_trees(&ch, git, ot, tt)) < 0 ||
 		    (error = check_files(git, &ch)) < 0 ||
-		    (error = check_unedited(repo, &ch)) < 0)
+		    (error = check_unedited(repo, index, &ch)) < 0)
 			goto done;
 		git_oid_cpy(&new_id, theirs);
 		out->kind = SYNCMERGE_FAST_FORWARD;
@@ -1743,7 +1923,7 @@ int syncmerge_commit(
 			goto done;
 		}
 		if ((error = diff_trees(&ch, git, ot, nt)) < 0 ||
-		    (error = check_unedited(repo, &ch)) < 0)
+		    (error = check_unedited(repo, index, &ch)) < 0)
 			goto done;
 		h0 = partners_blob(&pb[0], nt);
 		h1 = partners_blob(&pb[1], ot);
@@ -1780,7 +1960,7 @@ int syncmerge_commit(
 		goto done;
 	}
 	git_oid_tostr(out->commit, sizeof(out->commit), &new_id);
-	if ((error = update_work(repo, git, &ch)) < 0 ||
+	if ((error = update_work(repo, git, index, &ch)) < 0 ||
 	    (error = signers_refresh(repo)) < 0) {
 		char why[512];
 
