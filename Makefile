@@ -18,8 +18,9 @@ PKG_CONFIG ?= pkg-config
 
 PKGS = libgit2 yaml-0.1 libsodium
 TEST_PKGS = cmocka
-DEB_PKGS = libgit2-dev libyaml-dev libsodium-dev libcmocka-dev pkg-config \
-	openssh-client git clang-format
+DEB_PKGS = make gcc libc6-dev libgit2-dev libyaml-dev libsodium-dev \
+	libcmocka-dev pkg-config git openssh-client openssh-server openssl \
+	lighttpd lighttpd-mod-openssl python3 util-linux procps clang-format
 
 WARN = -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wwrite-strings -fno-common
@@ -107,16 +108,20 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libplansync.a
 
 tests: $(BUILD)/plansync $(TEST_BIN) $(FUZZ_REPLAY)
 
+# Installs every Debian package the build, the tests and the benchmarks use
+# that is not installed yet (dpkg knows, whatever PATH says).
 deps:
-	@if $(PKG_CONFIG) --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
-	    command -v ssh-keygen >/dev/null && command -v git >/dev/null && \
-	    command -v clang-format >/dev/null; then \
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then \
 		echo "deps: all present"; \
 	else \
+		echo "deps: installing" $$missing; \
 		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q \
-			$(DEB_PKGS); \
+			--no-install-recommends $$missing; \
 	fi
 
 test: deps

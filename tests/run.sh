@@ -42,6 +42,8 @@ run() { # name command...: run one test program, count its results
 export PLANSYNC_BIN="$top/$BUILD/plansync"
 export PLANSYNC_TOP="$top"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+# libgit2 1.5.1 leaks inside git_remote_connect (known_hosts, failed pushes).
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 for t in "$BUILD"/tests/test_*; do
