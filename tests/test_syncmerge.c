@@ -1,0 +1,613 @@
+/*
+ * tests/test_syncmerge.c: sync/merge on libgit2-made signed histories with
+ * chosen author times: the kept value is the side whose latest change to
+ * that field is later (a later change to another field of the same file
+ * does not count), records name who and which commit, merges inside a
+ * side are seen through, trees converge whichever side is ours, invalid
+ * YAML and symlinks refuse, and syncmerge_commit verifies before it
+ * writes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <sodium.h>
+
+#include "core/doc.h"
+#include "core/error.h"
+#include "core/key.h"
+#include "core/merge.h"
+#include "core/plan.h"
+#include "helper_sign.h"
+#include "sync/merge.h"
+#include "sync/repo.h"
+
+static const char PLAN[] = "schema: plansync/1\n"
+			   "title: Test plan\n"
+			   "partnership: Test partnership\n"
+			   "updated: December 2023\n"
+			   "priorities:\n"
+			   "  - id: P1\n"
+			   "    title: First\n";
+
+static struct key *jane_k, *tom_k;
+
+static const char *
+action(const char *id, const char *status, const char *timescale)
+{
+	static char buf[4][512];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(
+		buf[k], sizeof(buf[k]),
+		"id: %s\npriority: P1\naction: Do %s\ninformation: \"\"\n"
+		"status: %s\ntimescale: %s\nresponsible:\n  - NYP\n"
+		"updates: []\n",
+		id, id, status, timescale);
+	return buf[k];
+}
+
+struct fx {
+	char path[256];
+	git_repository *git;
+	git_oid base;
+};
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	git_libgit2_init();
+	if (helper_sign_key_new(
+		    &jane_k, "Jane Smith", "jane@nyp.example", "NYP") < 0 ||
+	    helper_sign_key_new(&tom_k, "Tom Jones", "tom@cyc.example", "CYC") <
+		    0)
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	key_free(jane_k);
+	key_free(tom_k);
+	git_libgit2_shutdown();
+	return 0;
+}
+
+/* A commit on parent with path set to content (NULL removes), at time t. */
+static git_oid
+put(struct fx *fx,
+    const git_oid *parent,
+    const char *path,
+    const char *content,
+    const struct key *key,
+    long long t)
+{
+	git_oid tree, ptree, id;
+	struct helper_sign_commit c;
+
+	if (parent)
+		assert_int_equal(
+			helper_sign_commit_tree(&ptree, fx->git, parent), 0);
+	assert_int_equal(
+		helper_sign_tree_put(
+			&tree, fx->git, parent ? &ptree : NULL, path, content),
+		0);
+	memset(&c, 0, sizeof(c));
+	c.tree = &tree;
+	c.parents = parent;
+	c.nparents = parent ? 1 : 0;
+	c.key = key;
+	c.time = t;
+	assert_int_equal(helper_sign_commit(&id, fx->git, &c), 0);
+	return id;
+}
+
+static git_oid
+merge2(struct fx *fx,
+       const git_oid *p1,
+       const git_oid *p2,
+       const git_oid *tree,
+       const struct key *key,
+       long long t)
+{
+	git_oid parents[2], id;
+	struct helper_sign_commit c;
+
+	parents[0] = *p1;
+	parents[1] = *p2;
+	memset(&c, 0, sizeof(c));
+	c.tree = tree;
+	c.parents = parents;
+	c.nparents = 2;
+	c.key = key;
+	c.time = t;
+	assert_int_equal(helper_sign_commit(&id, fx->git, &c), 0);
+	return id;
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct helper_sign_partner p[2];
+	char *partners;
+	git_oid id;
+
+	assert_non_null(fx);
+	assert_int_equal(
+		helper_sign_repo_new(&fx->git, fx->path, sizeof(fx->path)), 0);
+	memset(p, 0, sizeof(p));
+	p[0].key = jane_k;
+	p[0].role = "coordinator";
+	p[1].key = tom_k;
+	p[1].role = "editor";
+	partners = helper_sign_partners_yaml(p, 2);
+	id = put(fx, NULL, "partners.yaml", partners, jane_k, 1000);
+	free(partners);
+	id = put(fx, &id, "plan.yaml", PLAN, jane_k, 1001);
+	id =
+		put(fx, &id, "actions/P1/P1-A1.yaml",
+		    action("P1-A1", "planned", "Ongoing"), jane_k, 1002);
+	fx->base =
+		put(fx, &id, "actions/P1/P1-A2.yaml",
+		    action("P1-A2", "planned", "Ongoing"), jane_k, 1003);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	git_repository_free(fx->git);
+	helper_sign_rmrf(fx->path);
+	free(fx);
+	return 0;
+}
+
+/* The checked action at path in tree id. */
+static struct doc_node *
+load(struct fx *fx, const git_oid *tree_id, const char *path)
+{
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	struct doc_node *doc = NULL;
+
+	assert_int_equal(git_tree_lookup(&tree, fx->git, tree_id), 0);
+	assert_int_equal(git_tree_entry_bypath(&e, tree, path), 0);
+	assert_int_equal(
+		git_blob_lookup(&blob, fx->git, git_tree_entry_id(e)), 0);
+	assert_int_equal(
+		plan_parse(
+			&doc, PLAN_FILE_ACTION, path, git_blob_rawcontent(blob),
+			(size_t)git_blob_rawsize(blob)),
+		0);
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(tree);
+	return doc;
+}
+
+static const char *get(const struct doc_node *doc, const char *path)
+{
+	const struct doc_node *v = NULL;
+
+	if (plan_field_get(&v, doc, path) < 0)
+		return NULL;
+	return doc_str(v);
+}
+
+static const char *rec(const struct doc_node *doc, size_t i, const char *key)
+{
+	const struct doc_node *c = doc_map_get(doc, "conflicts");
+
+	if (!c || c->kind != DOC_SEQ || i >= c->n)
+		return NULL;
+	return doc_str(doc_map_get(c->items[i], key));
+}
+
+static void hex(char *buf, const git_oid *id)
+{
+	git_oid_tostr(buf, 41, id);
+}
+
+/* Merge both ways: same tree; return it. */
+static git_oid both_ways(
+	struct fx *fx,
+	const git_oid *a,
+	const git_oid *b,
+	struct syncmerge_stats *stats)
+{
+	git_oid t1, t2;
+	struct syncmerge_stats s2 = SYNCMERGE_STATS_INIT;
+
+	assert_int_equal(
+		syncmerge_trees(&t1, stats, fx->git, &fx->base, a, b), 0);
+	assert_int_equal(
+		syncmerge_trees(&t2, &s2, fx->git, &fx->base, b, a), 0);
+	assert_true(git_oid_equal(&t1, &t2));
+	assert_int_equal(stats->nconflicts, s2.nconflicts);
+	syncmerge_stats_release(&s2);
+	return t1;
+}
+
+static void test_syncmerge__later_change_wins_and_is_recorded(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	git_oid a, b, tree;
+	char ha[41], hb[41];
+
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	b = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "on-hold", "Ongoing"), tom_k, 3000);
+	tree = both_ways(fx, &a, &b, &st);
+	assert_int_equal(st.nconflicts, 1);
+	doc = load(fx, &tree, "actions/P1/P1-A1.yaml");
+	assert_string_equal(get(doc, "status"), "on-hold");
+	hex(ha, &a);
+	hex(hb, &b);
+	assert_string_equal(rec(doc, 0, "field"), "status");
+	assert_string_equal(rec(doc, 0, "base"), "planned");
+	assert_string_equal(rec(doc, 0, "kept"), "on-hold");
+	assert_string_equal(rec(doc, 0, "kept_by"), "tom@cyc.example");
+	assert_string_equal(rec(doc, 0, "kept_commit"), hb);
+	assert_string_equal(rec(doc, 0, "other"), "done");
+	assert_string_equal(rec(doc, 0, "other_by"), "jane@nyp.example");
+	assert_string_equal(rec(doc, 0, "other_commit"), ha);
+	doc_free(doc);
+	syncmerge_stats_release(&st);
+}
+
+static void test_syncmerge__earlier_change_loses_either_way(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	git_oid a, b, tree;
+
+	/* Same as above with the times swapped: Jane's is later now. */
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 3000);
+	b = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "on-hold", "Ongoing"), tom_k, 2000);
+	tree = both_ways(fx, &a, &b, &st);
+	doc = load(fx, &tree, "actions/P1/P1-A1.yaml");
+	assert_string_equal(get(doc, "status"), "done");
+	assert_string_equal(rec(doc, 0, "kept_by"), "jane@nyp.example");
+	assert_string_equal(rec(doc, 0, "other"), "on-hold");
+	doc_free(doc);
+	syncmerge_stats_release(&st);
+}
+
+static void test_syncmerge__only_changes_to_that_field_count(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	git_oid a, b, tree;
+	char ha[41];
+
+	/* Jane: status at 2000, then timescale at 4000 (same file).  Tom:
+	 * status at 3000.  Tom's status change is the later one. */
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	hex(ha, &a);
+	a = put(fx, &a, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "March 2024"), jane_k, 4000);
+	b = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "on-hold", "Ongoing"), tom_k, 3000);
+	tree = both_ways(fx, &a, &b, &st);
+	doc = load(fx, &tree, "actions/P1/P1-A1.yaml");
+	assert_string_equal(get(doc, "status"), "on-hold");
+	assert_string_equal(get(doc, "timescale"), "March 2024");
+	assert_string_equal(rec(doc, 0, "other_commit"), ha);
+	assert_int_equal(st.nconflicts, 1);
+	assert_int_equal(st.both, 1);
+	doc_free(doc);
+	syncmerge_stats_release(&st);
+}
+
+static void test_syncmerge__merges_inside_a_side(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	git_oid a1, a2, a, b, tree;
+	char ha1[41];
+
+	/* Side a: a1 sets status (t 3000), a2 (a branch of a) sets P1-A2;
+	 * then a merge of the two at t 5000 that changes no field of its
+	 * own.  The status change is credited to a1, not the merge. */
+	a1 =
+		put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		    action("P1-A1", "done", "Ongoing"), jane_k, 3000);
+	hex(ha1, &a1);
+	a2 =
+		put(fx, &fx->base, "actions/P1/P1-A2.yaml",
+		    action("P1-A2", "done", "Ongoing"), jane_k, 3100);
+	assert_int_equal(helper_sign_commit_tree(&tree, fx->git, &a1), 0);
+	{
+		git_oid t2;
+
+		assert_int_equal(
+			helper_sign_tree_put(
+				&t2, fx->git, &tree, "actions/P1/P1-A2.yaml",
+				action("P1-A2", "done", "Ongoing")),
+			0);
+		a = merge2(fx, &a1, &a2, &t2, jane_k, 5000);
+	}
+	/* Tom changes status at 4000: later than a1, earlier than the
+	 * merge; he wins. */
+	b = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "on-hold", "Ongoing"), tom_k, 4000);
+	tree = both_ways(fx, &a, &b, &st);
+	doc = load(fx, &tree, "actions/P1/P1-A1.yaml");
+	assert_string_equal(get(doc, "status"), "on-hold");
+	assert_string_equal(rec(doc, 0, "other_commit"), ha1);
+	doc_free(doc);
+	doc = load(fx, &tree, "actions/P1/P1-A2.yaml");
+	assert_string_equal(get(doc, "status"), "done");
+	doc_free(doc);
+	syncmerge_stats_release(&st);
+}
+
+static void test_syncmerge__one_side_and_identical_changes(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	git_oid a, b, tree, ta, tb;
+
+	/* Both sides make the same change and a has one more file: the
+	 * result is a's tree exactly, with no conflict. */
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	b = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), tom_k, 2001);
+	a = put(fx, &a, "actions/P1/P1-A3.yaml",
+		action("P1-A3", "planned", "Soon"), jane_k, 2002);
+	tree = both_ways(fx, &a, &b, &st);
+	assert_int_equal(helper_sign_commit_tree(&ta, fx->git, &a), 0);
+	assert_int_equal(helper_sign_commit_tree(&tb, fx->git, &b), 0);
+	assert_true(git_oid_equal(&tree, &ta));
+	assert_false(git_oid_equal(&tree, &tb));
+	assert_int_equal(st.nconflicts, 0);
+	syncmerge_stats_release(&st);
+}
+
+static void test_syncmerge__same_new_id_renumbered(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *d3, *d4;
+	git_oid a, b, tree;
+
+	a = put(fx, &fx->base, "actions/P1/P1-A3.yaml",
+		action("P1-A3", "planned", "Jane's"), jane_k, 2000);
+	b = put(fx, &fx->base, "actions/P1/P1-A3.yaml",
+		action("P1-A3", "planned", "Tom's"), tom_k, 3000);
+	tree = both_ways(fx, &a, &b, &st);
+	assert_int_equal(st.nrenumbered, 1);
+	assert_string_equal(st.renumbered[0].old_id, "P1-A3");
+	assert_string_equal(st.renumbered[0].new_id, "P1-A4");
+	d3 = load(fx, &tree, "actions/P1/P1-A3.yaml");
+	d4 = load(fx, &tree, "actions/P1/P1-A4.yaml");
+	/* Tom's is later: it keeps the ID */
+	assert_string_equal(get(d3, "timescale"), "Tom's");
+	assert_string_equal(get(d4, "timescale"), "Jane's");
+	assert_string_equal(doc_str(doc_map_get(d4, "id")), "P1-A4");
+	doc_free(d3);
+	doc_free(d4);
+	syncmerge_stats_release(&st);
+}
+
+static void test_syncmerge__invalid_yaml_refuses(void **state)
+{
+	struct fx *fx = *state;
+	git_oid a, b, tree;
+
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	b = put(fx, &fx->base, "actions/P1/P1-A2.yaml",
+		"id: P1-A2\nstatus: [\n", tom_k, 3000);
+	assert_int_equal(
+		syncmerge_trees(&tree, NULL, fx->git, &fx->base, &a, &b),
+		ERROR_INVALID);
+	assert_non_null(strstr(error_message(), "actions/P1/P1-A2.yaml"));
+	/* on either side */
+	assert_int_equal(
+		syncmerge_trees(&tree, NULL, fx->git, &fx->base, &b, &a),
+		ERROR_INVALID);
+	/* a status outside the schema, too */
+	b = put(fx, &fx->base, "actions/P1/P1-A2.yaml",
+		action("P1-A2", "finished", "Ongoing"), tom_k, 3000);
+	assert_int_equal(
+		syncmerge_trees(&tree, NULL, fx->git, &fx->base, &a, &b),
+		ERROR_INVALID);
+	/* and a file outside the layout under actions/ */
+	b = put(fx, &fx->base, "actions/P1/notes.txt", "hello\n", tom_k, 3000);
+	assert_int_equal(
+		syncmerge_trees(&tree, NULL, fx->git, &fx->base, &a, &b),
+		ERROR_INVALID);
+}
+
+static void test_syncmerge__symlink_refuses(void **state)
+{
+	struct fx *fx = *state;
+	git_treebuilder *bld = NULL;
+	git_tree *tree = NULL, *sub = NULL, *sub2 = NULL;
+	git_oid a, b, link, t, s1, s2, out;
+	struct helper_sign_commit c;
+	git_tree_entry *e = NULL;
+
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	/* b: actions/P1/P1-A2.yaml becomes a symlink */
+	assert_int_equal(
+		git_blob_create_from_buffer(&link, fx->git, "/etc/passwd", 11),
+		0);
+	assert_int_equal(helper_sign_commit_tree(&t, fx->git, &fx->base), 0);
+	assert_int_equal(git_tree_lookup(&tree, fx->git, &t), 0);
+	assert_int_equal(git_tree_entry_bypath(&e, tree, "actions/P1"), 0);
+	assert_int_equal(
+		git_tree_lookup(&sub, fx->git, git_tree_entry_id(e)), 0);
+	assert_int_equal(git_treebuilder_new(&bld, fx->git, sub), 0);
+	assert_int_equal(
+		git_treebuilder_insert(
+			NULL, bld, "P1-A2.yaml", &link, GIT_FILEMODE_LINK),
+		0);
+	assert_int_equal(git_treebuilder_write(&s1, bld), 0);
+	git_treebuilder_free(bld);
+	git_tree_entry_free(e);
+	assert_int_equal(git_tree_entry_bypath(&e, tree, "actions"), 0);
+	assert_int_equal(
+		git_tree_lookup(&sub2, fx->git, git_tree_entry_id(e)), 0);
+	assert_int_equal(git_treebuilder_new(&bld, fx->git, sub2), 0);
+	assert_int_equal(
+		git_treebuilder_insert(NULL, bld, "P1", &s1, GIT_FILEMODE_TREE),
+		0);
+	assert_int_equal(git_treebuilder_write(&s2, bld), 0);
+	git_treebuilder_free(bld);
+	assert_int_equal(git_treebuilder_new(&bld, fx->git, tree), 0);
+	assert_int_equal(
+		git_treebuilder_insert(
+			NULL, bld, "actions", &s2, GIT_FILEMODE_TREE),
+		0);
+	assert_int_equal(git_treebuilder_write(&t, bld), 0);
+	git_treebuilder_free(bld);
+	memset(&c, 0, sizeof(c));
+	c.tree = &t;
+	c.parents = &fx->base;
+	c.nparents = 1;
+	c.key = tom_k;
+	c.time = 3000;
+	assert_int_equal(helper_sign_commit(&b, fx->git, &c), 0);
+	assert_int_equal(
+		syncmerge_trees(&out, NULL, fx->git, &fx->base, &a, &b),
+		ERROR_INVALID);
+	assert_non_null(strstr(error_message(), "not a regular file"));
+	git_tree_entry_free(e);
+	git_tree_free(sub);
+	git_tree_free(sub2);
+	git_tree_free(tree);
+}
+
+static void test_syncmerge__commit_verifies_first(void **state)
+{
+	struct fx *fx = *state;
+	struct repo *repo = NULL;
+	struct syncmerge_report rep = SYNCMERGE_REPORT_INIT;
+	struct helper_sign_commit c;
+	git_oid a, b, tree, head_before;
+	git_reference *ref = NULL;
+	char before[41];
+
+	/* main at a (checked out), theirs: an unsigned commit on the base */
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	assert_int_equal(
+		helper_sign_set_ref(fx->git, "refs/heads/main", &a), 0);
+	{
+		git_checkout_options co;
+
+		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+		co.checkout_strategy = GIT_CHECKOUT_FORCE;
+		assert_int_equal(git_checkout_head(fx->git, &co), 0);
+	}
+	assert_int_equal(helper_sign_commit_tree(&tree, fx->git, &fx->base), 0);
+	assert_int_equal(
+		helper_sign_tree_put(
+			&tree, fx->git, &tree, "actions/P1/P1-A2.yaml",
+			action("P1-A2", "done", "Ongoing")),
+		0);
+	memset(&c, 0, sizeof(c));
+	c.tree = &tree;
+	c.parents = &fx->base;
+	c.nparents = 1;
+	c.email = "tom@cyc.example";
+	c.name = "Tom";
+	c.key = NULL; /* unsigned */
+	assert_int_equal(helper_sign_commit(&b, fx->git, &c), 0);
+	assert_int_equal(repo_open(&repo, fx->path, 1), 0);
+	assert_int_equal(
+		syncmerge_commit(&rep, repo, jane_k, &b, "theirs"),
+		ERROR_VERIFY);
+	assert_non_null(strstr(error_message(), "unsigned"));
+	assert_int_equal(
+		git_reference_lookup(&ref, fx->git, "refs/heads/main"), 0);
+	head_before = *git_reference_target(ref);
+	assert_true(git_oid_equal(&head_before, &a));
+	git_reference_free(ref);
+	hex(before, &a);
+	(void)before;
+
+	/* signed by Tom: merges, two parents, HEAD moves */
+	b = put(fx, &fx->base, "actions/P1/P1-A2.yaml",
+		action("P1-A2", "done", "Ongoing"), tom_k, 2500);
+	syncmerge_report_release(&rep);
+	assert_int_equal(syncmerge_commit(&rep, repo, jane_k, &b, "theirs"), 0);
+	assert_int_equal(rep.kind, SYNCMERGE_MERGED);
+	assert_int_equal(rep.verified, 1);
+	{
+		git_commit *m = NULL;
+		git_oid mid;
+
+		assert_int_equal(git_oid_fromstr(&mid, rep.commit), 0);
+		assert_int_equal(git_commit_lookup(&m, fx->git, &mid), 0);
+		assert_int_equal(git_commit_parentcount(m), 2);
+		assert_true(git_oid_equal(git_commit_parent_id(m, 0), &a));
+		assert_true(git_oid_equal(git_commit_parent_id(m, 1), &b));
+		git_commit_free(m);
+	}
+	/* again: nothing to do */
+	syncmerge_report_release(&rep);
+	assert_int_equal(syncmerge_commit(&rep, repo, jane_k, &b, "theirs"), 0);
+	assert_int_equal(rep.kind, SYNCMERGE_UP_TO_DATE);
+	syncmerge_report_release(&rep);
+	repo_free(repo);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__later_change_wins_and_is_recorded,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__earlier_change_loses_either_way, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__only_changes_to_that_field_count, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__merges_inside_a_side, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__one_side_and_identical_changes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__same_new_id_renumbered, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__invalid_yaml_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__symlink_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__commit_verifies_first, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
