@@ -23,7 +23,7 @@ static void print_help(void)
 	       "\n"
 	       "Add an action to priority P (listed in plan.yaml) in one "
 	       "signed commit.  It\n"
-	       "gets the next free ID in that priority (P2-A7 after P2-A6), "
+	       "takes the next free ID in that priority (P2-A7 after P2-A6), "
 	       "status planned,\n"
 	       "and no updates; the new ID is printed.\n");
 }

@@ -33,7 +33,7 @@ static void print_help(void)
 	       "  --plan PLANDIR the plan folder to start from (validated "
 	       "first)\n"
 	       "\n"
-	       "The repository gets:\n"
+	       "The repository holds:\n"
 	       "  partners.yaml  PLANDIR's partners.yaml, or a new one; you "
 	       "are listed as a\n"
 	       "                 coordinator (refused if PLANDIR lists your "

@@ -22,7 +22,7 @@ static void print_help(void)
 	       "                          [--responsible ORG,...]\n"
 	       "\n"
 	       "Add a progress update to action ID in one signed commit.  The "
-	       "update gets a\n"
+	       "update is given a\n"
 	       "fresh id (\"u\" + 8 random hex digits), printed on success; "
 	       "change it later\n"
 	       "with 'plansync set ID updates/<uid>/<field> VALUE'.\n"
