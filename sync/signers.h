@@ -8,7 +8,7 @@
  * the revocation was committed, so that stock git still shows the
  * commits made before it as good and refuses later ones:
  *     email namespaces="git",valid-before="20240105103000Z" ssh-ed25519 ...
- * (a key revoked since the root commit gets no line).  That time comes
+ * (a key revoked since the root commit has no line).  That time comes
  * from the previous allowed_signers file when it knew the key, else from
  * a walk back along HEAD's first parents to the commit that revoked it.
  * Stock git compares it with committer times, which signers choose:
