@@ -192,7 +192,8 @@ int cmd_blame(int argc, char **argv)
 		goto done;
 	}
 	if ((error = repo_open(&repo, ".", 0)) < 0 ||
-	    (error = history_open(&h, repo, noindex ? HISTORY_NO_INDEX : 0)) <
+	    (error = history_open(
+		     &h, repo, noindex ? HISTORY_NO_INDEX : HISTORY_LAZY)) <
 		    0 ||
 	    (error = history_blame(&v, &n, h, argv[optind])) < 0)
 		goto done;

@@ -303,7 +303,9 @@ int cmd_log(int argc, char **argv)
 		}
 	}
 	if ((error = repo_open(&repo, ".", 0)) < 0 ||
-	    (error = history_open(&h, repo, noindex ? HISTORY_NO_INDEX : 0)) <
+	    (error = history_open(
+		     &h, repo,
+		     noindex ? HISTORY_NO_INDEX : (sel ? HISTORY_LAZY : 0))) <
 		    0 ||
 	    (error = history_log(&v, &n, h, sel, field, since, until)) < 0)
 		goto done;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define NONE UINT32_MAX
 #define MAXPARENTS 8
 #define MAX_INDEX (1u << 30)
+#define TCACHE 32 /* trees kept by tree_get */
 
 struct node {
 	git_oid commit, blob; /* blob all zero: the file is deleted */
@@ -63,6 +65,12 @@ struct history {
 	size_t nwho, capwho;
 	uint32_t *wtab; /* open addressing: who index + 1, 0 empty */
 	size_t wtabsize;
+
+	git_odb *odb;
+	git_tree *tcache[TCACHE];
+	unsigned tnext;
+	char only[128]; /* build only this action file's history */
+	int ready; /* the graph is built (all files, or only) */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -199,6 +207,7 @@ static void graph_reset(struct history *h)
 	h->ndocs = 0;
 	h->has_tip = 0;
 	h->stored_nodes = h->stored_bytes = 0;
+	h->ready = 0;
 }
 
 /* The blob of path in tree (zero id when absent or not a blob). */
@@ -275,24 +284,76 @@ static int version_node(
 	return 0;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* ---- comparing trees ---------------------------------------------------- */
 
-static int
-subtree(git_tree **out,
-	git_repository *repo,
-	const git_tree *parent,
-	const char *name)
+/* git's order of tree entries: names compared as if a tree's ended in
+ * '/'. */
+static int entry_cmp(const git_tree_entry *x, const git_tree_entry *y)
 {
-	const git_tree_entry *e;
-	int error;
+	const char *a = git_tree_entry_name(x), *b = git_tree_entry_name(y);
+	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+	int c = memcmp(a, b, n);
+	unsigned char ca, cb;
 
-	*out = NULL;
-	if (!parent || !(e = git_tree_entry_byname(parent, name)) ||
-	    git_tree_entry_type(e) != GIT_OBJECT_TREE)
-		return 0;
-	if ((error = git_tree_lookup(out, repo, git_tree_entry_id(e))) < 0)
-		return git_fail(error, "cannot read tree");
-	return 0;
+	if (c)
+		return c;
+	ca = a[n]                                      ? (unsigned char)a[n] :
+	     git_tree_entry_type(x) == GIT_OBJECT_TREE ? '/' :
+							 0;
+	cb = b[n]                                      ? (unsigned char)b[n] :
+	     git_tree_entry_type(y) == GIT_OBJECT_TREE ? '/' :
+							 0;
+	return ca < cb ? -1 : ca > cb;
+}
+
+/*
+ * Walk the entries of two sorted trees together (either may be NULL) and
+ * call fn for each name whose entry of the given type differs (absent
+ * counts as different from present).
+ */
+typedef int (*join_fn)(
+	const char *name,
+	const git_tree_entry *a,
+	const git_tree_entry *b,
+	void *arg);
+
+static int
+tree_join(const git_tree *a, const git_tree *b, int type, join_fn fn, void *arg)
+{
+	size_t na = a ? git_tree_entrycount(a) : 0;
+	size_t nb = b ? git_tree_entrycount(b) : 0, i = 0, j = 0;
+	int error = 0;
+
+	while ((i < na || j < nb) && !error) {
+		const git_tree_entry *x =
+			i < na ? git_tree_entry_byindex(a, i) : NULL;
+		const git_tree_entry *y =
+			j < nb ? git_tree_entry_byindex(b, j) : NULL;
+		int c = !x ? 1 : !y ? -1 : entry_cmp(x, y);
+
+		if (c < 0)
+			y = NULL, i++;
+		else if (c > 0)
+			x = NULL, j++;
+		else
+			i++, j++;
+		if (x && git_tree_entry_type(x) != (git_object_t)type)
+			x = NULL;
+		if (y && git_tree_entry_type(y) != (git_object_t)type)
+			y = NULL;
+		if (!x && !y)
+			continue;
+		if (x && y &&
+		    git_oid_equal(git_tree_entry_id(x), git_tree_entry_id(y)))
+			continue;
+		error = fn(git_tree_entry_name(x ? x : y), x, y, arg);
+	}
+	return error;
 }
 
 static const git_oid *entry_id(const git_tree *t, const char *name, int type)
@@ -304,49 +365,140 @@ static const git_oid *entry_id(const git_tree *t, const char *name, int type)
 	return git_tree_entry_id(e);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The union of the entry names of a and b of the given type, sorted. */
-static int name_union(
-	const char ***out,
-	size_t *out_n,
-	const git_tree *a,
-	const git_tree *b,
-	int type)
-{
-	size_t na = a ? git_tree_entrycount(a) : 0;
-	size_t nb = b ? git_tree_entrycount(b) : 0, n = 0, i;
-	const char **v = malloc((na + nb + 1) * sizeof(*v));
-
-	if (!v)
-		return error_nomem();
-	for (i = 0; i < na; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(a, i);
-
-		if (git_tree_entry_type(e) == (git_object_t)type)
-			v[n++] = git_tree_entry_name(e);
-	}
-	for (i = 0; i < nb; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(b, i);
-
-		if (git_tree_entry_type(e) == (git_object_t)type &&
-		    !entry_id(a, git_tree_entry_name(e), type))
-			v[n++] = git_tree_entry_name(e);
-	}
-	qsort(v, n, sizeof(*v), str_cmp);
-	*out = v;
-	*out_n = n;
-	return 0;
-}
-
 static int same_id(const git_oid *a, const git_oid *b)
 {
 	if (!a || !b)
 		return a == b;
 	return git_oid_equal(a, b);
+}
+
+struct diff_ctx {
+	git_repository *repo;
+	struct history *h; /* for its tree cache; may be NULL */
+	history_diff_cb cb;
+	void *arg;
+	const char *prio;
+};
+
+static int tree_get(
+	git_tree **out,
+	struct history *h,
+	git_repository *repo,
+	const git_oid *id);
+
+static int file_differs(
+	const char *name,
+	const git_tree_entry *a,
+	const git_tree_entry *b,
+	void *arg)
+{
+	struct diff_ctx *d = arg;
+	enum plan_file_kind kind;
+	char path[512], id[32];
+
+	snprintf(path, sizeof(path), "actions/%s/%s", d->prio, name);
+	/* Files outside the layout are not actions. */
+	if (plan_path_classify(&kind, id, sizeof(id), path) < 0 ||
+	    kind != PLAN_FILE_ACTION) {
+		error_clear();
+		return 0;
+	}
+	return d->cb(
+		path, a ? git_tree_entry_id(a) : NULL,
+		b ? git_tree_entry_id(b) : NULL, d->arg);
+}
+
+static int folder_differs(
+	const char *name,
+	const git_tree_entry *a,
+	const git_tree_entry *b,
+	void *arg)
+{
+	struct diff_ctx *d = arg;
+	git_tree *ta = NULL, *tb = NULL;
+	int error = 0;
+
+	if ((a && (error = tree_get(&ta, d->h, d->repo, git_tree_entry_id(a))) <
+			  0) ||
+	    (b &&
+	     (error = tree_get(&tb, d->h, d->repo, git_tree_entry_id(b))) < 0))
+		goto done;
+	d->prio = name;
+	error = tree_join(ta, tb, GIT_OBJECT_BLOB, file_differs, d);
+done:
+	git_tree_free(ta);
+	git_tree_free(tb);
+	return error;
+}
+
+static int subtree_cached(
+	git_tree **out,
+	struct diff_ctx *d,
+	const git_tree *parent,
+	const char *name)
+{
+	const git_tree_entry *e;
+
+	*out = NULL;
+	if (!parent || !(e = git_tree_entry_byname(parent, name)) ||
+	    git_tree_entry_type(e) != GIT_OBJECT_TREE)
+		return 0;
+	return tree_get(out, d->h, d->repo, git_tree_entry_id(e));
+}
+
+/* Only the one file path ("actions/P1/P1-A1.yaml"), by name lookups. */
+static int diff_one(
+	struct diff_ctx *d,
+	const git_tree *aa,
+	const git_tree *ba,
+	const char *path)
+{
+	char prio[64];
+	const char *file = strrchr(path, '/') + 1, *p = path + 8;
+	git_tree *ap = NULL, *bp = NULL;
+	const git_oid *o, *n;
+	int error = 0;
+
+	snprintf(prio, sizeof(prio), "%.*s", (int)(file - 1 - p), p);
+	if (same_id(entry_id(aa, prio, GIT_OBJECT_TREE),
+		    entry_id(ba, prio, GIT_OBJECT_TREE)))
+		return 0;
+	if ((error = subtree_cached(&ap, d, aa, prio)) < 0 ||
+	    (error = subtree_cached(&bp, d, ba, prio)) < 0)
+		goto done;
+	o = entry_id(ap, file, GIT_OBJECT_BLOB);
+	n = entry_id(bp, file, GIT_OBJECT_BLOB);
+	if (!same_id(o, n))
+		error = d->cb(path, o, n, d->arg);
+done:
+	git_tree_free(ap);
+	git_tree_free(bp);
+	return error;
+}
+
+static int diff_trees(
+	struct diff_ctx *d,
+	const git_tree *a,
+	const git_tree *b,
+	const char *only)
+{
+	git_tree *aa = NULL, *ba = NULL;
+	int error = 0;
+
+	if (same_id(entry_id(a, "actions", GIT_OBJECT_TREE),
+		    entry_id(b, "actions", GIT_OBJECT_TREE)))
+		goto done;
+	if ((error = subtree_cached(&aa, d, a, "actions")) < 0 ||
+	    (error = subtree_cached(&ba, d, b, "actions")) < 0)
+		goto done;
+	if (only)
+		error = diff_one(d, aa, ba, only);
+	else
+		error = tree_join(aa, ba, GIT_OBJECT_TREE, folder_differs, d);
+done:
+	git_tree_free(aa);
+	git_tree_free(ba);
+	return error;
 }
 
 int history_diff_trees(
@@ -356,72 +508,313 @@ int history_diff_trees(
 	history_diff_cb cb,
 	void *arg)
 {
-	git_tree *aa = NULL, *ba = NULL, *ap = NULL, *bp = NULL;
-	const char **prios = NULL, **files = NULL;
-	size_t np = 0, nf = 0, i, j;
-	char path[512];
-	int error = 0;
+	struct diff_ctx d = { repo, NULL, cb, arg, NULL };
 
-	if (same_id(entry_id(a, "actions", GIT_OBJECT_TREE),
-		    entry_id(b, "actions", GIT_OBJECT_TREE)))
-		goto done;
-	if ((error = subtree(&aa, repo, a, "actions")) < 0 ||
-	    (error = subtree(&ba, repo, b, "actions")) < 0 ||
-	    (error = name_union(&prios, &np, aa, ba, GIT_OBJECT_TREE)) < 0)
-		goto done;
-	for (i = 0; i < np && !error; i++) {
-		if (same_id(entry_id(aa, prios[i], GIT_OBJECT_TREE),
-			    entry_id(ba, prios[i], GIT_OBJECT_TREE)))
-			continue;
-		git_tree_free(ap);
-		git_tree_free(bp);
-		ap = bp = NULL;
-		free(files);
-		files = NULL;
-		if ((error = subtree(&ap, repo, aa, prios[i])) < 0 ||
-		    (error = subtree(&bp, repo, ba, prios[i])) < 0 ||
-		    (error = name_union(&files, &nf, ap, bp, GIT_OBJECT_BLOB)) <
-			    0)
-			goto done;
-		for (j = 0; j < nf && !error; j++) {
-			const git_oid *o =
-				entry_id(ap, files[j], GIT_OBJECT_BLOB);
-			const git_oid *n =
-				entry_id(bp, files[j], GIT_OBJECT_BLOB);
-			enum plan_file_kind kind;
-			char id[32];
-
-			if (same_id(o, n))
-				continue;
-			snprintf(
-				path, sizeof(path), "actions/%s/%s", prios[i],
-				files[j]);
-			/* Files outside the layout are not actions. */
-			if (plan_path_classify(&kind, id, sizeof(id), path) <
-				    0 ||
-			    kind != PLAN_FILE_ACTION)
-				continue;
-			error = cb(path, o, n, arg);
-		}
-	}
-	error_clear();
-done:
-	free(files);
-	free(prios);
-	git_tree_free(ap);
-	git_tree_free(bp);
-	git_tree_free(aa);
-	git_tree_free(ba);
-	return error;
+	return diff_trees(&d, a, b, NULL);
 }
 
 /* ---- building ----------------------------------------------------------- */
 
+/*
+ * Trees recently read, so that a commit's parent's trees (the previous
+ * commit's, in a line of history) are not read again.  tree_get returns a
+ * new reference.
+ */
+static int tree_get(
+	git_tree **out,
+	struct history *h,
+	git_repository *repo,
+	const git_oid *id)
+{
+	unsigned i;
+	int error;
+
+	if (h) {
+		for (i = 0; i < TCACHE; i++)
+			if (h->tcache[i] &&
+			    git_oid_equal(git_tree_id(h->tcache[i]), id))
+				return git_object_dup(
+					(git_object **)out,
+					(git_object *)h->tcache[i]);
+	}
+	if ((error = git_tree_lookup(out, repo, id)) < 0)
+		return git_fail(error, "cannot read tree");
+	if (h) {
+		i = h->tnext++ % TCACHE;
+		git_tree_free(h->tcache[i]);
+		h->tcache[i] = NULL;
+		git_object_dup(
+			(git_object **)&h->tcache[i], (git_object *)*out);
+	}
+	return 0;
+}
+
+static void tcache_clear(struct history *h)
+{
+	unsigned i;
+
+	for (i = 0; i < TCACHE; i++) {
+		git_tree_free(h->tcache[i]);
+		h->tcache[i] = NULL;
+	}
+}
+
+/* A commit as the build needs it, parsed from the raw object. */
+struct cinfo {
+	git_oid id, tree;
+	long long time;
+	uint32_t np, next; /* parents; next parent to visit (walk) */
+	git_oid parents[MAXPARENTS];
+};
+
+static int parse_commit(struct cinfo *out, struct history *h, const git_oid *id)
+{
+	git_odb_object *obj = NULL;
+	const char *p, *end, *eol, *gt;
+	char hexid[GIT_OID_HEXSZ + 1];
+	int error = 0, have_tree = 0;
+
+	memset(out, 0, sizeof(*out));
+	git_oid_cpy(&out->id, id);
+	if ((error = git_odb_read(&obj, h->odb, id)) < 0) {
+		error = git_fail(error, "cannot read commit");
+		goto done;
+	}
+	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT)
+		goto bad;
+	p = git_odb_object_data(obj);
+	end = p + git_odb_object_size(obj);
+	while (p < end && *p != '\n') {
+		if (!(eol = memchr(p, '\n', (size_t)(end - p))))
+			goto bad;
+		if (eol - p >= 45 && memcmp(p, "tree ", 5) == 0) {
+			if (git_oid_fromstrn(&out->tree, p + 5, 40) < 0)
+				goto bad;
+			have_tree = 1;
+		} else if (eol - p >= 47 && memcmp(p, "parent ", 7) == 0) {
+			if (out->np < MAXPARENTS &&
+			    git_oid_fromstrn(
+				    &out->parents[out->np], p + 7, 40) < 0)
+				goto bad;
+			if (out->np < MAXPARENTS)
+				out->np++;
+		} else if (eol - p > 7 && memcmp(p, "author ", 7) == 0) {
+			for (gt = eol; gt > p && *gt != '>'; gt--)
+				;
+			if (gt == p)
+				goto bad;
+			out->time = strtoll(gt + 1, NULL, 10);
+		}
+		p = eol + 1;
+	}
+	if (!have_tree)
+		goto bad;
+	goto done;
+bad:
+	git_oid_tostr(hexid, sizeof(hexid), id);
+	error = error_set(ERROR_INVALID, "commit %.7s is malformed", hexid);
+done:
+	git_odb_object_free(obj);
+	return error;
+}
+
+/* Commits by id: an open-addressing table over an array. */
+struct cset {
+	struct cinfo *v;
+	size_t n, cap;
+	uint32_t *tab; /* index + 1 */
+	size_t tabsize;
+};
+
+static uint64_t oid_hash(const git_oid *id)
+{
+	uint64_t x;
+
+	memcpy(&x, id->id, sizeof(x));
+	return x;
+}
+
+static uint32_t cset_find(const struct cset *c, const git_oid *id)
+{
+	size_t j;
+
+	if (!c->tabsize)
+		return NONE;
+	for (j = oid_hash(id) & (c->tabsize - 1); c->tab[j];
+	     j = (j + 1) & (c->tabsize - 1))
+		if (git_oid_equal(&c->v[c->tab[j] - 1].id, id))
+			return c->tab[j] - 1;
+	return NONE;
+}
+
+static int cset_add(struct cset *c, const struct cinfo *ci)
+{
+	size_t j, i;
+
+	if ((c->n + 1) * 2 > c->tabsize) {
+		size_t size = c->tabsize ? c->tabsize * 2 : 1024;
+		uint32_t *t = calloc(size, sizeof(*t));
+
+		if (!t)
+			return error_nomem();
+		for (i = 0; i < c->n; i++) {
+			for (j = oid_hash(&c->v[i].id) & (size - 1); t[j];
+			     j = (j + 1) & (size - 1))
+				;
+			t[j] = (uint32_t)i + 1;
+		}
+		free(c->tab);
+		c->tab = t;
+		c->tabsize = size;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 1024;
+		struct cinfo *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return error_nomem();
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n] = *ci;
+	for (j = oid_hash(&ci->id) & (c->tabsize - 1); c->tab[j];
+	     j = (j + 1) & (c->tabsize - 1))
+		;
+	c->tab[j] = (uint32_t)c->n + 1;
+	c->n++;
+	return 0;
+}
+
+static void cset_release(struct cset *c)
+{
+	free(c->v);
+	free(c->tab);
+}
+
+/*
+ * Every commit reachable from head, parents before children (a depth-first
+ * walk in post-order), each commit object read once.  *order lists indexes
+ * into c.
+ */
+static int walk_all(
+	uint32_t **order,
+	size_t *norder,
+	struct cset *c,
+	struct history *h,
+	const git_oid *head)
+{
+	uint32_t *stack = NULL, *out = NULL;
+	size_t ns = 0, no = 0, cap = 1024;
+	struct cinfo ci;
+	int error;
+
+	if (!(stack = malloc(cap * sizeof(*stack))) ||
+	    !(out = malloc(cap * sizeof(*out)))) {
+		error = error_nomem();
+		goto done;
+	}
+	if ((error = parse_commit(&ci, h, head)) < 0 ||
+	    (error = cset_add(c, &ci)) < 0)
+		goto done;
+	stack[ns++] = 0;
+	while (ns) {
+		struct cinfo *top = &c->v[stack[ns - 1]];
+		const git_oid *pid;
+
+		if (top->next >= top->np) {
+			out[no++] = stack[--ns];
+			continue;
+		}
+		pid = &top->parents[top->next++];
+		if (cset_find(c, pid) != NONE)
+			continue;
+		if ((error = parse_commit(&ci, h, pid)) < 0 ||
+		    (error = cset_add(c, &ci)) < 0)
+			goto done;
+		if (c->n > cap) {
+			uint32_t *s2, *o2;
+
+			cap *= 2;
+			if (!(s2 = realloc(stack, cap * sizeof(*s2)))) {
+				error = error_nomem();
+				goto done;
+			}
+			stack = s2;
+			if (!(o2 = realloc(out, cap * sizeof(*o2)))) {
+				error = error_nomem();
+				goto done;
+			}
+			out = o2;
+		}
+		stack[ns++] = (uint32_t)c->n - 1;
+	}
+	*order = out;
+	*norder = no;
+	out = NULL;
+done:
+	free(stack);
+	free(out);
+	return error;
+}
+
+/* The commits reachable from head but not from hide, parents first. */
+static int walk_range(
+	uint32_t **order,
+	size_t *norder,
+	struct cset *c,
+	struct history *h,
+	const git_oid *head,
+	const git_oid *hide)
+{
+	git_revwalk *walk = NULL;
+	uint32_t *out = NULL;
+	size_t cap = 0;
+	struct cinfo ci;
+	git_oid id;
+	int error;
+
+	*norder = 0;
+	if ((error = git_revwalk_new(&walk, h->git)) < 0 ||
+	    (error = git_revwalk_sorting(
+		     walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE)) < 0 ||
+	    (error = git_revwalk_push(walk, head)) < 0 ||
+	    (error = git_revwalk_hide(walk, hide)) < 0) {
+		error = git_fail(error, "cannot walk history");
+		goto done;
+	}
+	while ((error = git_revwalk_next(&id, walk)) == 0) {
+		if ((error = parse_commit(&ci, h, &id)) < 0 ||
+		    (error = cset_add(c, &ci)) < 0)
+			goto done;
+		if (*norder == cap) {
+			uint32_t *v;
+
+			cap = cap ? cap * 2 : 256;
+			if (!(v = realloc(out, cap * sizeof(*v)))) {
+				error = error_nomem();
+				goto done;
+			}
+			out = v;
+		}
+		out[(*norder)++] = (uint32_t)c->n - 1;
+	}
+	if (error != GIT_ITEROVER) {
+		error = git_fail(error, "cannot walk history");
+		goto done;
+	}
+	error = 0;
+	*order = out;
+	out = NULL;
+done:
+	free(out);
+	git_revwalk_free(walk);
+	return error;
+}
+
 struct build_commit {
 	struct history *h;
-	git_commit *commit;
+	const struct cinfo *ci;
 	git_tree *ptrees[MAXPARENTS];
-	git_commit *pcommits[MAXPARENTS];
 	unsigned np;
 };
 
@@ -452,10 +845,10 @@ static int build_change(
 		error_clear();
 		return 0;
 	}
-	git_oid_cpy(&n.commit, git_commit_id(bc->commit));
+	git_oid_cpy(&n.commit, &bc->ci->id);
 	if (new)
 		git_oid_cpy(&n.blob, new);
-	n.time = (long long)git_commit_author(bc->commit)->when.time;
+	n.time = bc->ci->time;
 	n.path = p;
 	n.nparents = bc->np ? bc->np : 1;
 	if (!bc->np)
@@ -470,78 +863,90 @@ static int build_change(
 			return error;
 		}
 		if ((error = version_node(
-			     &n.parents[i], h, p, &pb,
-			     git_commit_id(bc->pcommits[i]))) < 0)
+			     &n.parents[i], h, p, &pb, &bc->ci->parents[i])) <
+		    0)
 			return error;
 	}
 	return node_push(h, &n);
 }
 
-static int build_one(struct history *h, const git_oid *id)
+static int build_one(struct history *h, struct cset *c, const struct cinfo *ci)
 {
 	struct build_commit bc;
+	struct diff_ctx d = { NULL, NULL, build_change, NULL, NULL };
 	git_tree *tree = NULL;
-	unsigned i, np;
-	int error;
+	struct cinfo pc;
+	unsigned i;
+	uint32_t k;
+	int error = 0;
 
 	memset(&bc, 0, sizeof(bc));
 	bc.h = h;
-	if ((error = git_commit_lookup(&bc.commit, h->git, id)) < 0) {
-		error = git_fail(error, "cannot read commit");
-		goto done;
-	}
-	np = git_commit_parentcount(bc.commit);
-	bc.np = np > MAXPARENTS ? MAXPARENTS : np;
+	bc.ci = ci;
+	bc.np = ci->np;
+	d.repo = h->git;
+	d.h = h;
+	d.arg = &bc;
 	for (i = 0; i < bc.np; i++) {
-		if ((error = git_commit_parent(&bc.pcommits[i], bc.commit, i)) <
-			    0 ||
-		    (error = git_commit_tree(&bc.ptrees[i], bc.pcommits[i])) <
-			    0) {
-			error = git_fail(error, "cannot read parent commit");
-			goto done;
+		const git_oid *ptree;
+
+		k = cset_find(c, &ci->parents[i]);
+		if (k != NONE) {
+			ptree = &c->v[k].tree;
+		} else {
+			if ((error = parse_commit(&pc, h, &ci->parents[i])) < 0)
+				goto done;
+			ptree = &pc.tree;
 		}
+		if ((error = tree_get(&bc.ptrees[i], h, h->git, ptree)) < 0)
+			goto done;
 	}
-	if ((error = git_commit_tree(&tree, bc.commit)) < 0) {
-		error = git_fail(error, "cannot read commit tree");
+	if ((error = tree_get(&tree, h, h->git, &ci->tree)) < 0)
 		goto done;
-	}
-	error = history_diff_trees(
-		h->git, bc.np ? bc.ptrees[0] : NULL, tree, build_change, &bc);
+	error = diff_trees(
+		&d, bc.np ? bc.ptrees[0] : NULL, tree,
+		h->only[0] ? h->only : NULL);
 done:
-	for (i = 0; i < MAXPARENTS; i++) {
+	for (i = 0; i < MAXPARENTS; i++)
 		git_tree_free(bc.ptrees[i]);
-		git_commit_free(bc.pcommits[i]);
-	}
 	git_tree_free(tree);
-	git_commit_free(bc.commit);
 	return error;
 }
 
-/* Add the nodes of every commit reachable from head and not from hide. */
+/*
+ * Add the nodes of every commit reachable from head and not from hide
+ * (NULL: all), only for path h->only when it is set.
+ */
 static int
 build_range(struct history *h, const git_oid *head, const git_oid *hide)
 {
-	git_revwalk *walk = NULL;
-	git_oid id;
+	struct cset c = { NULL, 0, 0, NULL, 0 };
+	uint32_t *order = NULL;
+	size_t n = 0, i;
 	int error;
 
-	if ((error = git_revwalk_new(&walk, h->git)) < 0 ||
-	    (error = git_revwalk_sorting(
-		     walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE)) < 0 ||
-	    (error = git_revwalk_push(walk, head)) < 0 ||
-	    (hide && (error = git_revwalk_hide(walk, hide)) < 0)) {
-		error = git_fail(error, "cannot walk history");
+	/*
+	 * Reading an object from a pack re-hashes it by default; git does not,
+	 * and the build reads each object once.  The index is still checked
+	 * against the objects at query time.
+	 */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* Nor keep every object read: tree_get keeps the few it needs. */
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
+	if (!h->odb && (error = git_repository_odb(&h->odb, h->git)) < 0) {
+		error = git_fail(error, "cannot open the object database");
 		goto done;
 	}
-	while ((error = git_revwalk_next(&id, walk)) == 0)
-		if ((error = build_one(h, &id)) < 0)
-			goto done;
-	if (error == GIT_ITEROVER)
-		error = 0;
-	else
-		error = git_fail(error, "cannot walk history");
+	error = hide ? walk_range(&order, &n, &c, h, head, hide) :
+		       walk_all(&order, &n, &c, h, head);
+	for (i = 0; i < n && !error; i++)
+		error = build_one(h, &c, &c.v[order[i]]);
 done:
-	git_revwalk_free(walk);
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 1);
+	tcache_clear(h);
+	free(order);
+	cset_release(&c);
 	return error;
 }
 
@@ -805,12 +1210,11 @@ static void tune_cache(void)
 	if (done)
 		return;
 	done = 1;
-	/* Plan folders of a thousand entries are bigger than libgit2's
-	 * default limit for cached trees. */
-	git_libgit2_opts(
-		GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,
-		(size_t)1 << 20);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)512 << 20);
+	/* zlib's inflate state and window per object read: keep the freed
+	 * memory instead of giving it back and faulting it in again. */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
 /* Build in memory from nothing up to HEAD. */
@@ -830,7 +1234,7 @@ static int build_all(struct history *h)
 }
 
 /* Bring the index (file) and h up to HEAD; rebuild forces a rebuild. */
-static int sync_index(struct history *h, int rebuild)
+static int sync_index(struct history *h, int rebuild, int allow_build)
 {
 	char dir[4096], ipath[4096];
 	git_oid head;
@@ -840,6 +1244,8 @@ static int sync_index(struct history *h, int rebuild)
 	if ((error = hist_path(dir, sizeof(dir), h, "")) < 0 ||
 	    (error = hist_path(ipath, sizeof(ipath), h, "index")) < 0)
 		goto done;
+	if (!allow_build && access(ipath, F_OK) != 0)
+		goto done; /* no index, and not worth building one now */
 	if ((error = fsutil_mkdirs(dir)) < 0)
 		goto done;
 	if ((fd =
@@ -864,10 +1270,10 @@ static int sync_index(struct history *h, int rebuild)
 		graph_reset(h);
 		memset(&head, 0, sizeof(head));
 		error = save_index(h, fd, &head);
-		goto done;
+		goto ready;
 	}
 	if (h->has_tip && git_oid_equal(&h->tip, &head))
-		goto done;
+		goto ready;
 	if (h->has_tip && !is_zero(&h->tip)) {
 		r = git_graph_descendant_of(h->git, &head, &h->tip);
 		if (r < 0) {
@@ -879,9 +1285,20 @@ static int sync_index(struct history *h, int rebuild)
 	} else if (h->has_tip) {
 		graph_reset(h);
 	}
+	if (!h->has_tip && !allow_build) {
+		/* Not worth a whole build now: the caller walks one file. */
+		graph_reset(h);
+		h->ready = 0;
+		goto done;
+	}
 	if ((error = build_range(h, &head, h->has_tip ? &h->tip : NULL)) < 0)
 		goto done;
 	error = save_index(h, fd, &head);
+ready:
+	if (!error) {
+		h->ready = 1;
+		h->only[0] = '\0';
+	}
 done:
 	if (fd >= 0)
 		close(fd);
@@ -931,15 +1348,40 @@ void history_free(struct history *h)
 		who_free(h->who[i]);
 	free(h->who);
 	free(h->wtab);
+	tcache_clear(h);
+	git_odb_free(h->odb);
 	verify_cache_free(h->vcache);
 	free(h);
 }
 
+/*
+ * Make the graph cover path (NULL: every action file): from the index when
+ * allowed, else built in memory (for one path, only its history).
+ */
+static int ensure(struct history *h, const char *path, int rebuild)
+{
+	int error;
+
+	if (!rebuild && h->ready &&
+	    (!h->only[0] || (path && strcmp(h->only, path) == 0)))
+		return 0;
+	if (!(h->flags & HISTORY_NO_INDEX) &&
+	    (error = sync_index(h, rebuild, !path || rebuild)) < 0)
+		return error;
+	if (h->ready)
+		return 0;
+	snprintf(h->only, sizeof(h->only), "%s", path ? path : "");
+	if ((error = build_all(h)) < 0) {
+		graph_reset(h);
+		return error;
+	}
+	h->ready = 1;
+	return 0;
+}
+
 static int load(struct history *h, int rebuild)
 {
-	if (h->flags & HISTORY_NO_INDEX)
-		return build_all(h);
-	return sync_index(h, rebuild);
+	return ensure(h, h->only[0] ? h->only : NULL, rebuild);
 }
 
 int history_open(struct history **out, struct repo *repo, unsigned flags)
@@ -949,7 +1391,15 @@ int history_open(struct history **out, struct repo *repo, unsigned flags)
 
 	if ((error = history_new(&h, repo, flags)) < 0)
 		return error;
-	if ((error = load(h, 0)) < 0) {
+	/* With HISTORY_LAZY, a query for one action that finds no usable
+	 * index walks that file's history alone. */
+	if (!(flags & HISTORY_NO_INDEX) &&
+	    (error = sync_index(h, 0, !(flags & HISTORY_LAZY))) < 0) {
+		history_free(h);
+		return error;
+	}
+	if (!(flags & (HISTORY_NO_INDEX | HISTORY_LAZY)) && !h->ready &&
+	    (error = ensure(h, NULL, 0)) < 0) {
 		history_free(h);
 		return error;
 	}
@@ -971,56 +1421,85 @@ size_t history_node_count(const struct history *h)
 	return h->n;
 }
 
-static int nodes_equal(
-	const struct history *a,
-	size_t i,
-	const struct history *b,
-	size_t j)
+/* A node as text that does not depend on the order nodes were built in:
+ * parents named by their commits. */
+static char *node_key(const struct history *h, size_t k)
 {
-	const struct node *x = &a->nodes[i], *y = &b->nodes[j];
-	uint32_t k;
+	const struct node *n = &h->nodes[k];
+	char buf[1024], hex[GIT_OID_HEXSZ + 1];
+	size_t len;
+	uint32_t i;
 
-	if (!git_oid_equal(&x->commit, &y->commit) ||
-	    !git_oid_equal(&x->blob, &y->blob) || x->time != y->time ||
-	    x->nparents != y->nparents ||
-	    strcmp(a->paths[x->path].path, b->paths[y->path].path) != 0)
-		return 0;
-	for (k = 0; k < x->nparents; k++)
-		if (x->parents[k] != y->parents[k])
-			return 0;
-	return 1;
+	git_oid_tostr(hex, sizeof(hex), &n->commit);
+	len = (size_t)snprintf(
+		buf, sizeof(buf), "%s %s ", hex, h->paths[n->path].path);
+	git_oid_tostr(hex, sizeof(hex), &n->blob);
+	len += (size_t)snprintf(
+		buf + len, sizeof(buf) - len, "%s %lld", hex, n->time);
+	for (i = 0; i < n->nparents && len < sizeof(buf); i++) {
+		if (n->parents[i] == NONE)
+			snprintf(hex, sizeof(hex), "-");
+		else
+			git_oid_tostr(
+				hex, sizeof(hex),
+				&h->nodes[n->parents[i]].commit);
+		len += (size_t)snprintf(
+			buf + len, sizeof(buf) - len, " %s", hex);
+	}
+	return strdup(buf);
+}
+
+static int keys_of(char ***out, const struct history *h)
+{
+	char **v = calloc(h->n + 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return error_nomem();
+	for (i = 0; i < h->n; i++)
+		if (!(v[i] = node_key(h, i))) {
+			plan_strv_free(v, i);
+			return error_nomem();
+		}
+	qsort(v, h->n, sizeof(*v), str_cmp);
+	*out = v;
+	return 0;
 }
 
 int history_index_check(size_t *out_nodes, struct repo *repo)
 {
 	struct history *stored = NULL, *fresh = NULL;
-	char id[GIT_OID_HEXSZ + 1] = "";
-	size_t i;
+	char **ks = NULL, **kf = NULL;
+	size_t i, ns = 0, nf = 0;
 	int error;
 
 	if ((error = history_open(&stored, repo, 0)) < 0 ||
-	    (error = history_open(&fresh, repo, HISTORY_NO_INDEX)) < 0)
+	    (error = history_open(&fresh, repo, HISTORY_NO_INDEX)) < 0 ||
+	    (error = ensure(fresh, NULL, 0)) < 0)
 		goto done;
-	for (i = 0; i < stored->n && i < fresh->n; i++)
-		if (!nodes_equal(stored, i, fresh, i))
+	ns = stored->n;
+	nf = fresh->n;
+	if ((error = keys_of(&ks, stored)) < 0 ||
+	    (error = keys_of(&kf, fresh)) < 0)
+		goto done;
+	for (i = 0; i < ns && i < nf; i++)
+		if (strcmp(ks[i], kf[i]) != 0)
 			break;
-	if (i < stored->n || i < fresh->n) {
-		if (i < fresh->n)
-			git_oid_tostr(id, sizeof(id), &fresh->nodes[i].commit);
-		else
-			git_oid_tostr(id, sizeof(id), &stored->nodes[i].commit);
+	if (i < ns || i < nf) {
 		/* Repair, so the next query is right. */
-		error = sync_index(stored, 1);
+		error = sync_index(stored, 1, 1);
 		if (error == 0)
 			error = error_set(
 				ERROR_VERIFY,
-				"history index disagrees with the commits at "
-				"%.7s (entry %zu); rebuilt it",
-				id, i);
+				"history index disagrees with the commits "
+				"(%.7s); rebuilt it",
+				i < nf ? kf[i] : ks[i]);
 		goto done;
 	}
-	*out_nodes = fresh->n;
+	*out_nodes = nf;
 done:
+	plan_strv_free(ks, ks ? ns : 0);
+	plan_strv_free(kf, kf ? nf : 0);
 	history_free(stored);
 	history_free(fresh);
 	return error;
@@ -1420,10 +1899,14 @@ static int log_once(
 			return error_set(
 				ERROR_USAGE, "'%s' is not an action ID",
 				action);
+		if ((error = ensure(h, path, 0)) < 0)
+			return error;
 		if ((p = path_find(h, path)) == NONE)
 			return error_set(
 				ERROR_NOTFOUND, "no history for action '%s'",
 				action);
+	} else if ((error = ensure(h, NULL, 0)) < 0) {
+		return error;
 	}
 	for (k = 0; k < h->n && !error; k++) {
 		const struct node *n = &h->nodes[k];
@@ -1542,6 +2025,8 @@ static int blame_once(
 	if (plan_action_path(path, sizeof(path), action) < 0)
 		return error_set(
 			ERROR_USAGE, "'%s' is not an action ID", action);
+	if ((error = ensure(h, path, 0)) < 0)
+		return error;
 	if ((error = head_oid(&head, &unborn, h)) < 0)
 		goto done;
 	if (unborn) {

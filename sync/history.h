@@ -45,7 +45,14 @@ struct history;
 #define HISTORY_DIR "plansync/history"
 
 enum history_flags {
-	HISTORY_NO_INDEX = 1 << 0, /* build in memory; read/write no index */
+	/* Read and write no index: each query builds what it needs in
+	 * memory (one action's query: that file's history alone). */
+	HISTORY_NO_INDEX = 1 << 0,
+	/* Use the index if it can be brought up to HEAD incrementally;
+	 * otherwise a query for one action walks that file's history alone
+	 * (about what `git log -- FILE` costs) instead of building the whole
+	 * index first.  For blame and log of one action. */
+	HISTORY_LAZY = 1 << 1,
 };
 
 /*
@@ -63,12 +70,15 @@ int history_index_update(struct repo *repo);
  */
 int history_index_check(size_t *out_nodes, struct repo *repo);
 
-/* The history of HEAD: from the index (updated first), or with
- * HISTORY_NO_INDEX built in memory. */
+/*
+ * The history of HEAD: from the index (brought up to HEAD, or built and
+ * written when missing or unusable), or as the flags say.
+ */
 int history_open(struct history **out, struct repo *repo, unsigned flags);
 void history_free(struct history *h);
 
-/* Number of versions (nodes) of all action files. */
+/* Number of versions (nodes) held (of every action file once a query
+ * for all of them, or history_open without flags, built them). */
 size_t history_node_count(const struct history *h);
 
 /* Who made a commit, with its signature verdict (sync/verify). */
