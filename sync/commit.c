@@ -556,7 +556,7 @@ int commit_files(
 		error = error_set(
 			error,
 			"committed %.12s, but the work tree was not "
-			"updated: %s",
+			"updated (the next plansync command will): %s",
 			hex, why);
 		goto done;
 	}
