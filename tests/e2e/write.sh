@@ -300,6 +300,23 @@ kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 committed "set once the lock is free" "^P7-A1: status .* -> done$" "Jane Smith <jane@nyp.example>" set P7-A1 status done
 
+# Eight plansync processes at once: they take turns, none is lost.
+n=$(ncommits)
+for id in P1-A2 P1-A3 P2-A1 P2-A2 P2-A3 P4-A1 P4-A2 P4-A3; do
+	("$B" set "$id" timescale "parallel $id" >/dev/null 2>"$T/par-$id.err"; echo $? >"$T/par-$id.rc") &
+done
+wait
+fails=0
+for id in P1-A2 P1-A3 P2-A1 P2-A2 P2-A3 P4-A1 P4-A2 P4-A3; do
+	[ "$(cat "$T/par-$id.rc")" = 0 ] || fails=$((fails + 1))
+	grep -q "^timescale: parallel $id$" "actions/${id%-*}/$id.yaml" || fails=$((fails + 1))
+	git show "HEAD:actions/${id%-*}/$id.yaml" | grep -q "^timescale: parallel $id$" || fails=$((fails + 1))
+done
+[ "$fails" -eq 0 ] && ok "8 parallel sets: all succeed, none lost" || notok "8 parallel sets: $fails failures ($(cat "$T"/par-*.err))"
+[ "$(ncommits)" -eq $((n + 8)) ] && ok "8 parallel sets: 8 commits" || notok "8 parallel sets: $(($(ncommits) - n)) commits"
+[ "$(git rev-list --merges --count HEAD)" -eq 0 ] && ok "8 parallel sets: a straight history" || notok "8 parallel sets: merges"
+[ -z "$(git status --porcelain)" ] && ok "8 parallel sets: git status clean" || notok "8 parallel sets: git status not clean"
+
 # ---- outside a repository ---------------------------------------------------
 cd "$T" || exit 1
 expect 1 "set outside a repository" set P1-A1 status done
