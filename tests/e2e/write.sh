@@ -317,6 +317,20 @@ done
 [ "$(git rev-list --merges --count HEAD)" -eq 0 ] && ok "8 parallel sets: a straight history" || notok "8 parallel sets: merges"
 [ -z "$(git status --porcelain)" ] && ok "8 parallel sets: git status clean" || notok "8 parallel sets: git status not clean"
 
+# One field's cost follows its action: with the objects of another
+# priority's folder gone from the repository, set still works, because it
+# never reads them.
+t7=$(git rev-parse HEAD:actions/P7)
+o7=".git/objects/$(echo "$t7" | cut -c1-2)/$(echo "$t7" | cut -c3-)"
+if [ -f "$o7" ]; then
+	mv "$o7" "$T/hidden-tree"
+	expect 0 "set works without reading other priorities' trees" set P1-A3 status on-hold
+	mv "$T/hidden-tree" "$o7"
+	git cat-file -e "HEAD:actions/P7" && ok "the hidden tree is back" || notok "the hidden tree is back"
+else
+	notok "actions/P7's tree is a loose object ($o7)"
+fi
+
 # ---- outside a repository ---------------------------------------------------
 cd "$T" || exit 1
 expect 1 "set outside a repository" set P1-A1 status done
