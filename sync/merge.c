@@ -404,7 +404,8 @@ diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
 	(void)git;
 	if ((error = walk_trees(git, a, b, path, 0, collect_change, out)) < 0)
 		return error;
-	qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
 	return 0;
 }
 
@@ -1247,6 +1248,9 @@ int syncmerge_trees(
 	struct doc_node *bdoc = NULL, *tmp = NULL;
 	struct syncmerge_stats local = SYNCMERGE_STATS_INIT;
 	struct syncmerge_stats *S = stats ? stats : &local;
+	/* core/merge's merge_actions memcpy()s from `unchanged` even when
+	 * it is empty: never hand it NULL */
+	static const char *const none[1] = { "" };
 	struct whostate st;
 	struct merge_ctx ctx;
 	char **interest = NULL, **taken = NULL;
@@ -1358,7 +1362,8 @@ int syncmerge_trees(
 			ntops++;
 		}
 	}
-	qsort(interest, ninterest, sizeof(*interest), str_cmp);
+	if (ninterest)
+		qsort(interest, ninterest, sizeof(*interest), str_cmp);
 	st.git = git;
 	git_oid_cpy(&st.base, base);
 	st.paths = interest;
@@ -1418,8 +1423,9 @@ int syncmerge_trees(
 		if ((error = taken_ids(
 			     &taken, &ntaken, ot, &O, &T, jobs, njobs)) < 0 ||
 		    (error = merge_actions(
-			     &res, &nres, in, njobs, (const char *const *)taken,
-			     ntaken, &ctx)) < 0)
+			     &res, &nres, in, njobs,
+			     taken ? (const char *const *)taken : none, ntaken,
+			     &ctx)) < 0)
 			goto done;
 		for (k = 0; k < nres; k++) {
 			struct action_job *jb = NULL;
@@ -1458,11 +1464,13 @@ int syncmerge_trees(
 				     &out, path, &blob, GIT_FILEMODE_BLOB)) < 0)
 				goto done;
 		}
-		qsort(S->renumbered, S->nrenumbered, sizeof(*S->renumbered),
-		      renumber_cmp);
+		if (S->nrenumbered)
+			qsort(S->renumbered, S->nrenumbered,
+			      sizeof(*S->renumbered), renumber_cmp);
 	}
 
-	qsort(out.v, out.n, sizeof(*out.v), tchange_cmp);
+	if (out.n)
+		qsort(out.v, out.n, sizeof(*out.v), tchange_cmp);
 	for (i = 1; i < out.n; i++)
 		if (strcmp(out.v[i - 1].path, out.v[i].path) == 0) {
 			error = error_set(
@@ -2158,7 +2166,8 @@ int syncmerge_records(
 		git_tree_free(pt);
 		pt = NULL;
 	}
-	qsort(v, n, sizeof(*v), rec_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), rec_cmp);
 	if (n && !(res = calloc(n, sizeof(*res)))) {
 		error = error_nomem();
 		goto done;
