@@ -466,8 +466,11 @@ static void whostate_release(struct whostate *st)
 
 static long find_path(const struct whostate *st, const char *path)
 {
-	char **hit =
-		bsearch(&path, st->paths, st->npaths, sizeof(char *), str_cmp);
+	char **hit = NULL;
+
+	if (st->npaths)
+		hit = bsearch(
+			&path, st->paths, st->npaths, sizeof(char *), str_cmp);
 
 	return hit ? (long)(hit - st->paths) : -1;
 }
@@ -1172,9 +1175,11 @@ static int taken_ids(
 			drop = strcmp(jobs[k].id, v[i]) == 0;
 		if (!drop && plan_action_path(path, sizeof(path), v[i]) == 0) {
 			key.path = path;
-			hit =
-				bsearch(&key, tc->v, tc->n, sizeof(*tc->v),
-					fchange_cmp);
+			hit = NULL;
+			if (tc->n)
+				hit =
+					bsearch(&key, tc->v, tc->n,
+						sizeof(*tc->v), fchange_cmp);
 			if (hit && !hit->has_new)
 				drop = 1;
 		}
