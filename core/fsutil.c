@@ -143,6 +143,23 @@ static int fsync_dir(const char *dir)
 	return error;
 }
 
+/*
+ * Suffixes of temporary names: random at first, then counting, so writing
+ * thousands of files costs no getrandom call each (O_EXCL settles any
+ * clash).
+ */
+static uint32_t temp_suffix(void)
+{
+	static uint32_t next;
+	static int seeded;
+
+	if (!seeded) {
+		next = randombytes_random();
+		seeded = 1;
+	}
+	return next++;
+}
+
 int fsutil_write_temp(
 	char **out_tmp,
 	const char *path,
@@ -171,7 +188,7 @@ int fsutil_write_temp(
 		goto done;
 	}
 	for (tries = 0; tries < 100; tries++) {
-		uint32_t r = randombytes_random();
+		uint32_t r = temp_suffix();
 
 		snprintf(
 			tmp, tmpsize, "%.*s.%s.%08x.tmp", (int)(base - path),

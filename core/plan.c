@@ -1540,9 +1540,13 @@ struct writer {
 	size_t n, cap;
 };
 
-/* Queue one file unless it already holds exactly these bytes. */
-static int
-stage_file(struct writer *w, const char *path, const struct doc_node *doc)
+/* Queue one file unless it already holds exactly these bytes (no need to
+ * look when its folder was just made). */
+static int stage_file(
+	struct writer *w,
+	const char *path,
+	const struct doc_node *doc,
+	int fresh)
 {
 	char *text = NULL, *old = NULL, *tmp = NULL, *copy = NULL;
 	size_t len = 0, old_len = 0;
@@ -1550,7 +1554,8 @@ stage_file(struct writer *w, const char *path, const struct doc_node *doc)
 
 	if ((error = doc_emit(&text, &len, doc)) < 0)
 		goto done;
-	if (fsutil_read_file(&old, &old_len, path, DOC_MAX_FILE) == 0 &&
+	if (!fresh &&
+	    fsutil_read_file(&old, &old_len, path, DOC_MAX_FILE) == 0 &&
 	    old_len == len && !memcmp(old, text, len))
 		goto done;
 	error_clear();
@@ -1628,17 +1633,17 @@ int plan_write_dir(const struct plan *plan, const char *dir)
 	struct writer w = { NULL, 0, 0 };
 	char path[PATH_MAX], folder[PATH_MAX];
 	size_t i;
-	int error = 0, n, new_folder = 0;
+	int error = 0, n, new_folder = 0, fresh = 0;
 	unsigned cur = 0, p, a;
 
 	if ((error = fsutil_mkdirs(dir)) < 0)
 		goto done;
 	snprintf(path, sizeof(path), "%s/plan.yaml", dir);
-	if ((error = stage_file(&w, path, plan->meta)) < 0)
+	if ((error = stage_file(&w, path, plan->meta, 0)) < 0)
 		goto done;
 	if (plan->partners) {
 		snprintf(path, sizeof(path), "%s/partners.yaml", dir);
-		if ((error = stage_file(&w, path, plan->partners)) < 0)
+		if ((error = stage_file(&w, path, plan->partners, 0)) < 0)
 			goto done;
 	}
 	for (i = 0; i < plan->n; i++) {
@@ -1660,8 +1665,9 @@ int plan_write_dir(const struct plan *plan, const char *dir)
 					dir);
 				goto done;
 			}
+			fresh = 0;
 			if (lstat(folder, &st) < 0) {
-				new_folder = 1;
+				new_folder = fresh = 1;
 				if ((error = fsutil_mkdirs(folder)) < 0)
 					goto done;
 			} else if (!S_ISDIR(st.st_mode)) {
@@ -1678,7 +1684,7 @@ int plan_write_dir(const struct plan *plan, const char *dir)
 				ERROR_GENERIC, "path '%s' too long", dir);
 			goto done;
 		}
-		if ((error = stage_file(&w, path, plan->actions[i])) < 0)
+		if ((error = stage_file(&w, path, plan->actions[i], fresh)) < 0)
 			goto done;
 	}
 	error = commit_files(&w, dir);
