@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -982,21 +983,40 @@ static int parse_u32(uint32_t *out, const char **p)
 }
 
 /* Parse the index lines; -1 on anything malformed. */
-static int parse_index(struct history *h, const char *buf, size_t len)
+/*
+ * Parse the index lines into h; -1 on anything malformed.  With only, just
+ * the lines of that path (their parents are lines of the same path, given
+ * by global line number: lines[] maps them).  *out_lines counts all lines.
+ */
+static int parse_index(
+	size_t *out_lines,
+	struct history *h,
+	const char *buf,
+	size_t len,
+	const char *only)
 {
 	const char *p = buf, *end = buf + len, *eol;
 	char path[512];
 	struct node n;
-	uint32_t i;
+	uint32_t i, line = 0, *lines = NULL;
+	size_t onlylen = only ? strlen(only) : 0, nl = 0, capl = 0;
+	int result = -1;
 
 	while (p < end) {
 		if (!(eol = memchr(p, '\n', (size_t)(end - p))))
-			return -1;
+			goto done;
+		line++;
+		if (only && ((size_t)(eol - p) < onlylen + 1 ||
+			     memcmp(eol - onlylen, only, onlylen) != 0 ||
+			     eol[-(long)onlylen - 1] != ' ')) {
+			p = eol + 1;
+			continue;
+		}
 		memset(&n, 0, sizeof(n));
 		if (eol - p < 84 || git_oid_fromstrn(&n.commit, p, 40) < 0 ||
 		    p[40] != ' ' || git_oid_fromstrn(&n.blob, p + 41, 40) < 0 ||
 		    p[81] != ' ')
-			return -1;
+			goto done;
 		p += 82;
 		{
 			char *e;
@@ -1005,34 +1025,64 @@ static int parse_index(struct history *h, const char *buf, size_t len)
 			errno = 0;
 			t = strtoll(p, &e, 10);
 			if (errno || e == p || *e != ' ')
-				return -1;
+				goto done;
 			n.time = t;
 			p = e + 1;
 		}
 		if (parse_u32(&n.nparents, &p) < 0 || *p != ' ' ||
 		    n.nparents == 0 || n.nparents > MAXPARENTS)
-			return -1;
+			goto done;
 		p++;
 		for (i = 0; i < n.nparents; i++) {
-			if (parse_u32(&n.parents[i], &p) < 0 || *p != ' ')
-				return -1;
-			if (n.parents[i] != NONE && n.parents[i] >= h->n)
-				return -1;
+			if (parse_u32(&n.parents[i], &p) < 0 || *p != ' ' ||
+			    (n.parents[i] != NONE && n.parents[i] >= line - 1))
+				goto done;
 			p++;
+			if (only && n.parents[i] != NONE) {
+				/* global line -> our node (same path) */
+				size_t lo = 0, hi = nl;
+
+				while (lo < hi) {
+					size_t mid = (lo + hi) / 2;
+
+					if (lines[mid] < n.parents[i])
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				if (lo == nl || lines[lo] != n.parents[i])
+					goto done;
+				n.parents[i] = (uint32_t)lo;
+			}
 		}
 		if ((size_t)(eol - p) >= sizeof(path) || eol == p)
-			return -1;
+			goto done;
 		memcpy(path, p, (size_t)(eol - p));
 		path[eol - p] = '\0';
 		if (path_intern(&n.path, h, path) < 0) {
 			error_clear();
-			return -1;
+			goto done;
 		}
 		if (node_push(h, &n) < 0)
-			return -1;
+			goto done;
+		if (only) {
+			if (nl == capl) {
+				uint32_t *v;
+
+				capl = capl ? capl * 2 : 64;
+				if (!(v = realloc(lines, capl * sizeof(*v))))
+					goto done;
+				lines = v;
+			}
+			lines[nl++] = line - 1;
+		}
 		p = eol + 1;
 	}
-	return 0;
+	*out_lines = line;
+	result = 0;
+done:
+	free(lines);
+	return result;
 }
 
 static int node_line(char *buf, size_t size, const struct history *h, size_t k)
@@ -1063,14 +1113,13 @@ static int node_line(char *buf, size_t size, const struct history *h, size_t k)
 
 /* Read the stored index into h (h empty); 0 when usable, 1 when it must be
  * rebuilt. */
-static int load_index(struct history *h, int fd)
+static int load_index(struct history *h, int fd, const char *only)
 {
-	char tpath[4096], *tbuf = NULL, *ibuf = NULL, tip[64];
+	size_t nlines = 0;
+	char tpath[4096], *tbuf = NULL, *map = NULL, tip[64];
 	unsigned long long bytes, nodes;
 	size_t tlen;
 	struct stat st;
-	ssize_t r;
-	size_t got = 0;
 	const char *p;
 	char *e;
 	int result = 1;
@@ -1094,15 +1143,15 @@ static int load_index(struct history *h, int fd)
 		goto done;
 	if (fstat(fd, &st) < 0 || (unsigned long long)st.st_size < bytes)
 		goto done;
-	if (!(ibuf = malloc(bytes + 1)))
-		goto done;
-	while (got < bytes) {
-		r = pread(fd, ibuf + got, bytes - got, (off_t)got);
-		if (r <= 0)
+	if (bytes) {
+		map = mmap(NULL, (size_t)bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
 			goto done;
-		got += (size_t)r;
+		}
 	}
-	if (parse_index(h, ibuf, bytes) < 0 || h->n != nodes)
+	if (parse_index(&nlines, h, map ? map : "", (size_t)bytes, only) < 0 ||
+	    nlines != nodes)
 		goto done;
 	h->has_tip = 1;
 	h->stored_nodes = h->n;
@@ -1113,8 +1162,9 @@ done:
 		graph_reset(h);
 		error_clear();
 	}
+	if (map)
+		munmap(map, (size_t)bytes);
 	free(tbuf);
-	free(ibuf);
 	return result;
 }
 
@@ -1265,7 +1315,7 @@ static int sync_index(struct history *h, int rebuild, int allow_build)
 	if ((error = head_oid(&head, &unborn, h)) < 0)
 		goto done;
 	if (!rebuild)
-		load_index(h, fd);
+		load_index(h, fd, NULL);
 	if (unborn) {
 		graph_reset(h);
 		memset(&head, 0, sizeof(head));
@@ -1358,12 +1408,44 @@ void history_free(struct history *h)
  * Make the graph cover path (NULL: every action file): from the index when
  * allowed, else built in memory (for one path, only its history).
  */
+/*
+ * The index's lines of one path alone, when the index is exactly at HEAD
+ * (nothing to append): 0 when loaded, 1 when the caller must do more.
+ */
+static int load_path_fast(struct history *h, const char *path)
+{
+	char ipath[4096];
+	git_oid head;
+	int fd = -1, unborn, result = 1;
+
+	graph_reset(h);
+	if (hist_path(ipath, sizeof(ipath), h, "index") < 0 ||
+	    (fd = open(ipath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    flock(fd, LOCK_SH) < 0 || head_oid(&head, &unborn, h) < 0 || unborn)
+		goto done;
+	if (load_index(h, fd, path) != 0 || !git_oid_equal(&h->tip, &head))
+		goto done;
+	snprintf(h->only, sizeof(h->only), "%s", path);
+	h->ready = 1;
+	result = 0;
+done:
+	if (result)
+		graph_reset(h);
+	if (fd >= 0)
+		close(fd);
+	error_clear();
+	return result;
+}
+
 static int ensure(struct history *h, const char *path, int rebuild)
 {
 	int error;
 
 	if (!rebuild && h->ready &&
 	    (!h->only[0] || (path && strcmp(h->only, path) == 0)))
+		return 0;
+	if (!(h->flags & HISTORY_NO_INDEX) && path && !rebuild &&
+	    load_path_fast(h, path) == 0)
 		return 0;
 	if (!(h->flags & HISTORY_NO_INDEX) &&
 	    (error = sync_index(h, rebuild, !path || rebuild)) < 0)
@@ -1393,12 +1475,7 @@ int history_open(struct history **out, struct repo *repo, unsigned flags)
 		return error;
 	/* With HISTORY_LAZY, a query for one action that finds no usable
 	 * index walks that file's history alone. */
-	if (!(flags & HISTORY_NO_INDEX) &&
-	    (error = sync_index(h, 0, !(flags & HISTORY_LAZY))) < 0) {
-		history_free(h);
-		return error;
-	}
-	if (!(flags & (HISTORY_NO_INDEX | HISTORY_LAZY)) && !h->ready &&
+	if (!(flags & (HISTORY_NO_INDEX | HISTORY_LAZY)) &&
 	    (error = ensure(h, NULL, 0)) < 0) {
 		history_free(h);
 		return error;
@@ -1560,8 +1637,6 @@ static int node_doc(const struct doc_node **out, struct history *h, uint32_t k)
 		*out = h->docs[k];
 		return 0;
 	}
-	if ((error = node_honest(h, k)) != 0)
-		return error;
 	if (is_zero(&h->nodes[k].blob))
 		return 0;
 	if ((error = git_blob_lookup(&blob, h->git, &h->nodes[k].blob)) < 0) {
@@ -1822,7 +1897,8 @@ static int node_changes(
 	uint32_t p, j;
 	int error;
 
-	if ((error = node_doc(&cur, h, k)) != 0)
+	if ((error = node_honest(h, k)) != 0 ||
+	    (error = node_doc(&cur, h, k)) != 0)
 		return error;
 	for (p = 0; p < n->nparents; p++)
 		if ((error = node_doc(&par[p], h, n->parents[p])) != 0)
@@ -2064,7 +2140,8 @@ static int blame_once(
 	for (i = 0; i < nf; i++) {
 		const struct doc_node *val = field_value(doc, fields[i]);
 
-		if ((error = blame_field(&by, h, k, fields[i], val)) != 0)
+		if ((error = blame_field(&by, h, k, fields[i], val)) != 0 ||
+		    (error = node_honest(h, by)) != 0)
 			goto done;
 		if ((error = history_who(&v[i].who, h, &h->nodes[by].commit)) <
 		    0)
