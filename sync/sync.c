@@ -14,6 +14,7 @@
 #include <git2.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "sync/repo.h"
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -326,6 +327,146 @@ scan(struct found *f, const char *dir, int locks, int temps, int depth)
 	return error;
 }
 
+/*
+ * Finish the work tree of a commit or merge whose ref moved but whose
+ * process died before every changed file and index entry was written: for
+ * each file the last reflog entry of HEAD's branch changed (old -> new), an
+ * index entry still at old's blob is brought to new's, and so is the work
+ * tree file when it still holds old's bytes (or is missing where old had
+ * none).  A file whose index entry or bytes are neither old's nor new's
+ * holds someone's edit and is left alone.
+ */
+static int finish_checkout(size_t *fixed, struct repo *repo)
+{
+	git_repository *git = repo_git(repo);
+	git_reference *head = NULL;
+	git_reflog *log = NULL;
+	git_commit *oc = NULL, *nc = NULL;
+	git_tree *ot = NULL, *nt = NULL;
+	git_diff *diff = NULL;
+	git_index *index = NULL;
+	git_blob *blob = NULL;
+	const git_reflog_entry *e;
+	const git_index_entry *ie;
+	const git_diff_delta *dd;
+	const git_oid *old_id, *new_id;
+	git_oid zero, work_id;
+	char full[4096];
+	char *buf = NULL;
+	size_t len, i, n;
+	int rc, error = 0, changed = 0, work_state;
+
+	memset(&zero, 0, sizeof(zero));
+	rc = git_repository_head(&head, git);
+	if (rc < 0 || !git_reference_is_branch(head))
+		goto done; /* unborn or detached: nothing to finish */
+	if (git_reflog_read(&log, git, git_reference_name(head)) < 0 ||
+	    !(e = git_reflog_entry_byindex(log, 0)))
+		goto done;
+	old_id = git_reflog_entry_id_old(e);
+	new_id = git_reflog_entry_id_new(e);
+	if (git_oid_is_zero(old_id) || !git_reference_target(head) ||
+	    !git_oid_equal(new_id, git_reference_target(head)))
+		goto done;
+	if (git_commit_lookup(&oc, git, old_id) < 0 ||
+	    git_commit_lookup(&nc, git, new_id) < 0 ||
+	    git_commit_tree(&ot, oc) < 0 || git_commit_tree(&nt, nc) < 0)
+		goto done; /* an old tip we no longer have: nothing to do */
+	if ((rc = git_diff_tree_to_tree(&diff, git, ot, nt, NULL)) < 0 ||
+	    (rc = git_repository_index(&index, git)) < 0 ||
+	    (rc = git_index_read(index, 1)) < 0) {
+		error = repo_git_error(rc, "cannot check the work tree");
+		goto done;
+	}
+	n = git_diff_num_deltas(diff);
+	for (i = 0; i < n; i++) {
+		dd = git_diff_get_delta(diff, i);
+		const char *path = dd->new_file.path ? dd->new_file.path :
+						       dd->old_file.path;
+		const git_oid *ob = &dd->old_file.id, *nb = &dd->new_file.id;
+		int is_new_absent = git_oid_is_zero(nb);
+
+		ie = git_index_get_bypath(index, path, 0);
+		if (ie ? git_oid_equal(&ie->id, nb) : is_new_absent)
+			continue; /* the index has it */
+		if (ie ? !git_oid_equal(&ie->id, ob) : !git_oid_is_zero(ob))
+			continue; /* staged by someone: theirs */
+		if ((error = repo_work_path(full, sizeof(full), repo, path)) <
+		    0)
+			goto done;
+		free(buf);
+		buf = NULL;
+		/* 0 missing, 1 old's bytes, 2 new's bytes, 3 other */
+		error = fsutil_read_file(&buf, &len, full, 64 << 20);
+		if (error == ERROR_NOTFOUND) {
+			error_clear();
+			error = 0;
+			work_state = 0;
+		} else if (error < 0) {
+			error_clear();
+			error = 0;
+			continue;
+		} else if (
+			git_odb_hash(&work_id, buf, len, GIT_OBJECT_BLOB) < 0) {
+			continue;
+		} else {
+			work_state = git_oid_equal(&work_id, ob) ? 1 :
+				     git_oid_equal(&work_id, nb) ? 2 :
+								   3;
+		}
+		if (work_state == 3 ||
+		    (work_state == 0 && !git_oid_is_zero(ob) && !is_new_absent))
+			continue; /* edited or removed by someone */
+		if (is_new_absent) {
+			if (work_state != 0 && unlink(full) < 0)
+				continue;
+			rc = git_index_remove_bypath(index, path);
+		} else {
+			if (work_state != 2) {
+				char *slash = strrchr(full, '/');
+
+				if ((rc = git_blob_lookup(&blob, git, nb)) < 0)
+					continue;
+				*slash = '\0';
+				error = fsutil_mkdirs(full);
+				*slash = '/';
+				if (error < 0 ||
+				    (error = fsutil_write_atomic(
+					     full, git_blob_rawcontent(blob),
+					     (size_t)git_blob_rawsize(blob),
+					     0644)) < 0)
+					goto done;
+				git_blob_free(blob);
+				blob = NULL;
+			}
+			rc = git_index_add_bypath(index, path);
+		}
+		if (rc < 0) {
+			error = repo_git_error(rc, path);
+			goto done;
+		}
+		changed++;
+	}
+	if (changed && (rc = git_index_write(index)) < 0) {
+		error = repo_git_error(rc, "cannot write the index");
+		goto done;
+	}
+	if (fixed)
+		*fixed += (size_t)changed;
+done:
+	free(buf);
+	git_blob_free(blob);
+	git_index_free(index);
+	git_diff_free(diff);
+	git_tree_free(ot);
+	git_tree_free(nt);
+	git_commit_free(oc);
+	git_commit_free(nc);
+	git_reflog_free(log);
+	git_reference_free(head);
+	return error;
+}
+
 int sync_recover(size_t *out_removed, struct repo *repo)
 {
 	struct found f = { NULL, 0, 0 };
@@ -359,6 +500,8 @@ int sync_recover(size_t *out_removed, struct repo *repo)
 			if (unlink(f.v[i]) == 0)
 				removed++;
 	}
+	if ((error = finish_checkout(&removed, repo)) < 0)
+		goto done;
 	if (out_removed)
 		*out_removed = removed;
 done:

@@ -96,9 +96,18 @@ int sync_run(
  *     repository busy, as git would.
  *   - temporary files of core/fsutil's atomic writes (".NAME.XXXXXXXX.tmp")
  *     in the work tree's plan folders (top, actions/, actions/P<n>/) and in
- *     the git dir's plansync/ folder.
- * *out_removed (may be NULL) counts what was removed.  Never fails for a
- * file it cannot remove; returns an error only for paths too long.
+ *     the git dir's plansync/ folder;
+ *   - a half-done work tree: commits and merges move the branch first and
+ *     then write the changed files and index entries, so a kill in between
+ *     leaves files at the previous commit.  For each file the last reflog
+ *     entry of HEAD's branch changed (old -> new), an index entry still at
+ *     old's blob is brought to new's, with the file when it still holds
+ *     old's bytes (or is missing where old had none).  A file whose index
+ *     entry or bytes are neither old's nor new's is someone's edit and is
+ *     left alone.  (Run before any other write, the last reflog entry is
+ *     the interrupted one.)
+ * *out_removed (may be NULL) counts what was removed or repaired.  Never fails
+ * for a file it cannot remove; returns an error only for paths too long.
  */
 int sync_recover(size_t *out_removed, struct repo *repo);
 

@@ -229,6 +229,19 @@ expect_as 0 "sync after a killed plansync's leftovers" coord -C coord sync
 [ ! -e coord/.git/refs/heads/main.lock ] && ok "stale ref lock removed" || notok "main.lock still there"
 [ ! -e coord/actions/P1/.P1-A1.yaml.1a2b3c4d.tmp ] && ok "stale temp file removed" || notok "temp file still there"
 expect_as 0 "the next edit works" coord -C coord set P7-A1 status done
+# A commit whose process died after moving the branch, before its files:
+expect_as 0 "an edit" coord -C coord set P7-A1 timescale "Spring 2025"
+git -C coord checkout -q HEAD~1 -- actions/P7/P7-A1.yaml
+[ -n "$(git -C coord status --porcelain)" ] && ok "half-done work tree staged" || notok "could not stage the half-done state"
+expect_as 0 "sync finishes the interrupted work tree" coord -C coord sync
+[ -z "$(git -C coord status --porcelain)" ] && ok "work tree clean again" || notok "work tree still: $(git -C coord status --porcelain)"
+grep -q "Spring 2025" coord/actions/P7/P7-A1.yaml && ok "the file holds the commit's value" || notok "file not brought up to date"
+# ... but a file someone edited is theirs.
+expect_as 0 "another edit" coord -C coord set P7-A1 timescale "Summer 2025"
+sed -i 's/^timescale: .*/timescale: Mine/' coord/actions/P7/P7-A1.yaml
+expect_as 0 "sync with an edit not committed elsewhere" coord -C coord sync
+grep -q "timescale: Mine" coord/actions/P7/P7-A1.yaml && ok "an edit not committed is left alone" || notok "sync overwrote an edit"
+git -C coord checkout -q -- actions/P7/P7-A1.yaml
 # A git process working in the repository keeps its lock.
 (cd coord && exec git hash-object --stdin </dev/zero >/dev/null 2>&1) &
 gp=$!
