@@ -257,7 +257,20 @@ check "$rc" 2 "merge without REF is a usage error"
 
 # ---- stock git merge through the driver -----------------------------------
 
-pair g
+# g-a is made by `plansync clone`, which registers the driver itself
+# (config and .gitattributes); g-b by stock git clone.
+(cd "$T" && jane clone "$T/base" g-a) >/dev/null 2>&1 || notok "plansync clone"
+git clone -q "$T/base" "$T/g-b"
+case "$(git -C "$T/g-a" config merge.plansync.driver)" in
+*"merge-driver %O %A %B %P") ok "clone registers the merge driver" ;;
+*) notok "clone registers the merge driver" ;;
+esac
+git -C "$T/g-a" check-attr merge actions/P1/P1-A1.yaml | grep -q 'merge: plansync' &&
+	ok "clone: .gitattributes names the driver" || notok "clone: .gitattributes"
+case "$(git -C "$T/base" config merge.plansync.driver)" in
+*"merge-driver %O %A %B %P") ok "init registers the merge driver" ;;
+*) notok "init registers the merge driver" ;;
+esac
 (cd "$T/g-a" && jane set P2-A1 status done && jane update add P2-A2 --text "Jane adds" &&
 	jane set P2-A3 timescale "May 2024") >/dev/null
 (cd "$T/g-b" && tom set P2-A1 status on-hold && tom update add P2-A2 --text "Tom adds" &&
