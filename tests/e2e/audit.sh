@@ -96,6 +96,15 @@ done
 [ -s .git/plansync/history/index ] && [ -s .git/plansync/history/tip ] && ok "index kept under .git/plansync/history" || notok "index kept under .git/plansync/history"
 grep -q "^plansync-history 1 $(git rev-parse HEAD) " .git/plansync/history/tip && ok "index tip is HEAD" || notok "index tip is HEAD"
 
+# Without an index, blame of one action walks that file alone: same answer,
+# no index written (the whole index is built by log of everything, export
+# --audit, verify, and after commits).
+"$B" blame P1-A1 >"$T/blame-index"
+rm -rf .git/plansync/history
+expect 0 "blame with no index" blame P1-A1
+cmp -s "$T/out" "$T/blame-index" && ok "blame without an index: same answer" || notok "blame without an index: same answer"
+[ ! -e .git/plansync/history/index ] && ok "blame of one action wrote no index" || notok "blame of one action wrote no index"
+
 # Deleted, truncated, corrupt, lying: rebuilt, same answers.
 rm -rf .git/plansync/history
 expect 0 "log after deleting the index" log --json
