@@ -581,6 +581,155 @@ static void test_syncmerge__commit_verifies_first(void **state)
 	repo_free(repo);
 }
 
+/* ---- properties on random histories -------------------------------------- */
+
+static uint32_t rng_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 17;
+	rng_state ^= rng_state << 5;
+	return rng_state % n;
+}
+
+static const char *const STATUSES[] = { "planned", "in-progress", "ongoing",
+					"on-hold", "done" };
+static const char *const SCALES[] = { "Ongoing", "March 2024", "June 2024",
+				      "Soon" };
+
+struct version {
+	const char *status, *timescale;
+};
+
+static const char *value_of(
+	struct fx *fx,
+	const git_oid *commit,
+	const char *id,
+	const char *field,
+	char *buf,
+	size_t size)
+{
+	git_oid tree;
+	struct doc_node *doc;
+	char path[64];
+
+	assert_int_equal(helper_sign_commit_tree(&tree, fx->git, commit), 0);
+	snprintf(path, sizeof(path), "actions/P1/%s.yaml", id);
+	doc = load(fx, &tree, path);
+	snprintf(buf, size, "%s", get(doc, field));
+	doc_free(doc);
+	return buf;
+}
+
+static int has_record(
+	const struct doc_node *doc,
+	const char *field,
+	const char *kept,
+	const char *other)
+{
+	const struct doc_node *c = doc_map_get(doc, "conflicts");
+	size_t i;
+
+	for (i = 0; c && c->kind == DOC_SEQ && i < c->n; i++)
+		if (!strcmp(doc_str(doc_map_get(c->items[i], "field")),
+			    field) &&
+		    !strcmp(doc_str(doc_map_get(c->items[i], "kept")), kept) &&
+		    !strcmp(doc_str(doc_map_get(c->items[i], "other")), other))
+			return 1;
+	return 0;
+}
+
+static void test_syncmerge__random_histories_converge_lose_nothing(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const ids[] = { "P1-A1", "P1-A2" };
+	static const char *const fields[] = { "status", "timescale" };
+	struct version cur[2][2];
+	git_oid tip[2], tree, t2, m;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	char b[64], o[64], t[64], r[64], path[64];
+	int round, side, k, n, a, f;
+	long long now = 2000;
+
+	for (round = 0; round < 40; round++) {
+		for (side = 0; side < 2; side++) {
+			tip[side] = fx->base;
+			for (a = 0; a < 2; a++) {
+				cur[side][a].status = "planned";
+				cur[side][a].timescale = "Ongoing";
+			}
+			n = 1 + (int)rnd(4);
+			for (k = 0; k < n; k++) {
+				a = (int)rnd(2);
+				f = (int)rnd(2);
+				if (f == 0)
+					cur[side][a].status = STATUSES[rnd(5)];
+				else
+					cur[side][a].timescale = SCALES[rnd(4)];
+				snprintf(
+					path, sizeof(path),
+					"actions/P1/%s.yaml", ids[a]);
+				tip[side] =
+					put(fx, &tip[side], path,
+					    action(ids[a], cur[side][a].status,
+						   cur[side][a].timescale),
+					    side ? tom_k : jane_k,
+					    now + (long long)rnd(50));
+			}
+		}
+		now += 100;
+		tree = both_ways(fx, &tip[0], &tip[1], &st);
+		for (a = 0; a < 2; a++) {
+			snprintf(
+				path, sizeof(path), "actions/P1/%s.yaml",
+				ids[a]);
+			doc = load(fx, &tree, path);
+			for (f = 0; f < 2; f++) {
+				value_of(
+					fx, &fx->base, ids[a], fields[f], b,
+					sizeof(b));
+				value_of(
+					fx, &tip[0], ids[a], fields[f], o,
+					sizeof(o));
+				value_of(
+					fx, &tip[1], ids[a], fields[f], t,
+					sizeof(t));
+				snprintf(
+					r, sizeof(r), "%s",
+					get(doc, fields[f]));
+				if (!strcmp(o, t) || !strcmp(t, b)) {
+					assert_string_equal(r, o);
+				} else if (!strcmp(o, b)) {
+					assert_string_equal(r, t);
+				} else {
+					/* both changed, differently: one
+					 * kept, the other recorded */
+					assert_true(
+						(!strcmp(r, o) &&
+						 has_record(
+							 doc, fields[f], o,
+							 t)) ||
+						(!strcmp(r, t) &&
+						 has_record(
+							 doc, fields[f], t,
+							 o)));
+				}
+			}
+			doc_free(doc);
+		}
+		/* idempotence: the merge commit merged with theirs again */
+		m = merge2(fx, &tip[0], &tip[1], &tree, jane_k, now);
+		assert_int_equal(
+			syncmerge_trees(
+				&t2, NULL, fx->git, &tip[1], &m, &tip[1]),
+			0);
+		assert_true(git_oid_equal(&t2, &tree));
+		syncmerge_stats_release(&st);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +756,9 @@ int main(void)
 			test_syncmerge__symlink_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__commit_verifies_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__random_histories_converge_lose_nothing,
+			setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
