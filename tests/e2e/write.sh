@@ -290,6 +290,24 @@ out_has "^on branch " "status names the branch"
 out_has "signature good" "status: HEAD's signature is good"
 out_has "^work tree clean$" "status: clean"
 
+# A conflict record (as merges write them) is counted by status.
+h=$(git rev-parse HEAD)
+cat >>actions/P7/P7-A3.yaml <<EOS
+conflicts:
+  - field: status
+    kept: done
+    kept_by: jane@nyp.example
+    kept_commit: $h
+    other: on-hold
+    other_by: tom@cyc.example
+    other_commit: $h
+EOS
+committed "commit a conflict record" "^P7-A3: conflicts" "Jane Smith <jane@nyp.example>" commit
+expect 0 "status with a conflict record" status
+out_has "^1 conflict recorded in 1 action" "status counts the conflict"
+expect 0 "status --json with a conflict record" status --json
+out_has '"conflicts": 1, "conflicted_actions": 1' "status --json counts the conflict"
+
 # ---- lock -----------------------------------------------------------------
 flock -o .git/plansync.lock sleep 5 &
 holder=$!
