@@ -15,7 +15,7 @@
  *   every text escaped (& < > " '), no scripts, no external resources.
  * - csv: RFC 4180 (CRLF, fields quoted when they hold a comma, quote, CR or
  *   LF, quotes doubled), a header row, then one row per update (an action
- *   without updates gets one row): priority, action_id, action,
+ *   without updates has one row): priority, action_id, action,
  *   information, status, timescale, responsible, update_id, update_text,
  *   update_date, update_timescale, update_responsible; lists joined "; ".
  * - json: {"plan": {plan.yaml}, "actions": [action, ...]} with the YAML's

@@ -64,7 +64,7 @@ int history_index_update(struct repo *repo);
 
 /*
  * Build the history afresh from the objects and compare it with the stored
- * index (brought up to HEAD first).  *out_nodes gets the node count.
+ * index (brought up to HEAD first).  *out_nodes is set to the node count.
  * ERROR_VERIFY "history index disagrees with the commits at ..." when they
  * differ (the stored index is then rebuilt, so the next query is right).
  */
