@@ -168,6 +168,62 @@ static const char *sig_color(enum verify_verdict v)
 	return v == VERIFY_GOOD ? cli_c_good() : cli_c_bad();
 }
 
+static int record_in(const struct doc_node *list, const struct doc_node *rec)
+{
+	size_t i;
+
+	for (i = 0; list && list->kind == DOC_SEQ && i < list->n; i++)
+		if (doc_equal(list->items[i], rec))
+			return 1;
+	return 0;
+}
+
+static const char *str_or(const struct doc_node *map, const char *key)
+{
+	const char *s = doc_str(doc_map_get(map, key));
+
+	return s && *s ? s : "?";
+}
+
+/* Conflict records added ("+") and removed ("-": resolved), one a line. */
+static int print_records(
+	const struct history_change *c,
+	size_t max,
+	const struct doc_node *from,
+	const struct doc_node *to,
+	char sign)
+{
+	size_t i;
+
+	for (i = 0; to && to->kind == DOC_SEQ && i < to->n; i++) {
+		const struct doc_node *r = to->items[i];
+		char *kept, *other;
+
+		if (record_in(from, r))
+			continue;
+		kept = plan_value_summary(doc_map_get(r, "kept"), max);
+		other = plan_value_summary(doc_map_get(r, "other"), max);
+		if (!kept || !other) {
+			free(kept);
+			free(other);
+			return error_nomem();
+		}
+		if (sign == '+')
+			printf("  %s/conflicts: + %s: kept %s (%s), other %s "
+			       "(%s)\n",
+			       c->action, str_or(r, "field"), kept,
+			       str_or(r, "kept_by"), other,
+			       str_or(r, "other_by"));
+		else
+			printf("  %s/conflicts: - %s resolved (was kept %s, "
+			       "other %s)\n",
+			       c->action, str_or(r, "field"), kept, other);
+		free(kept);
+		free(other);
+	}
+	return 0;
+}
+
 static int print_text(const struct history_change *v, size_t n, int full)
 {
 	size_t max = full ? (size_t)DOC_MAX_FILE : TRIM, i;
@@ -193,6 +249,17 @@ static int print_text(const struct history_change *v, size_t n, int full)
 				printf("  (merge)");
 			putchar('\n');
 			prev = w;
+		}
+		if (strcmp(v[i].field, "conflicts") == 0) {
+			int error = print_records(
+				&v[i], max, v[i].old, v[i].new, '+');
+
+			if (!error)
+				error = print_records(
+					&v[i], max, v[i].new, v[i].old, '-');
+			if (error)
+				return error;
+			continue;
 		}
 		o = plan_value_summary(v[i].old, max);
 		nw = plan_value_summary(v[i].new, max);

@@ -82,6 +82,16 @@ git -c user.name=Mallory -c user.email=m@x.example commit -q -am "hand edit" >/d
 expect 0 "log P1-A3" log P1-A3
 out_has "Mallory  unsigned" "unsigned commit shown as unsigned"
 
+# Conflict records shown record by record: recorded, then resolved.
+printf 'conflicts:\n  - field: timescale\n    base: Ongoing\n    kept: Summer 2024\n    kept_by: m@x.example\n    other: Never\n    other_by: tom@cyc.example\n' >>actions/P1/P1-A3.yaml
+git -c user.name=Mallory -c user.email=m@x.example commit -q -am "record" >/dev/null 2>&1
+expect 0 "log P1-A3/conflicts" log P1-A3/conflicts
+out_has "P1-A3/conflicts: \+ timescale: kept Summer 2024 \(m@x.example\), other Never \(tom@cyc.example\)" "conflict record shown as recorded"
+head -n -7 actions/P1/P1-A3.yaml >"$T/a3" && cp "$T/a3" actions/P1/P1-A3.yaml
+git -c user.name=Mallory -c user.email=m@x.example commit -q -am "resolve" >/dev/null 2>&1
+expect 0 "log P1-A3/conflicts after resolving" log P1-A3/conflicts
+out_has "P1-A3/conflicts: - timescale resolved \(was kept Summer 2024, other Never\)" "resolution shown"
+
 # Index and --no-index agree, whole log and per action.
 expect 0 "log --json (index)" log --json
 cp "$T/out" "$T/log-index"
