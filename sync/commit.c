@@ -19,6 +19,7 @@
 #include "core/sshsig.h"
 #include "repo.h"
 #include "signers.h"
+#include "sync.h"
 
 /* ---- who may commit -------------------------------------------------- */
 
@@ -399,8 +400,14 @@ int commit_files(
 			"HEAD is detached; check out a branch first");
 		goto done;
 	}
-	if ((error = repo_check_index_lock(repo)) < 0)
-		goto done;
+	if (repo_check_index_lock(repo) < 0) {
+		/* Left by a killed process?  sync_recover removes it only when
+		 * nobody (no git process) can be holding it. */
+		error_clear();
+		if ((error = sync_recover(NULL, repo)) < 0 ||
+		    (error = repo_check_index_lock(repo)) < 0)
+			goto done;
+	}
 	if (!(ch = calloc(n, sizeof(*ch)))) {
 		error = error_nomem();
 		goto done;

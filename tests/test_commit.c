@@ -10,10 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -636,26 +639,55 @@ test_commit__killed_before_the_ref_moved_touches_nothing(void **state)
 	assert_null(work_file(fx, ".git/" REPO_JOURNAL_FILE));
 }
 
-static void
-test_commit__stale_index_lock_refuses_before_committing(void **state)
+static void test_commit__stale_index_lock_is_removed(void **state)
 {
 	struct fx *fx = *state;
 	struct commit_file f = { "actions/P1/P1-A1.yaml", NULL, 0 };
 
+	/* Nobody holds it: a killed process left it, and it goes. */
 	write_text(fx, ".git/index.lock", "");
 	f.buf = action_text("P1-A1", "done");
 	f.len = strlen(f.buf);
-	{
-		git_oid before, after;
+	assert_int_equal(commit_files(NULL, fx->repo, fx->jane, &f, 1, "x"), 0);
+	assert_null(work_file(fx, ".git/index.lock"));
+	assert_clean(fx);
+}
 
-		head_id(fx, &before);
-		assert_int_equal(
-			commit_files(NULL, fx->repo, fx->jane, &f, 1, "x"),
-			ERROR_BUSY);
-		assert_non_null(strstr(error_message(), "index.lock"));
-		head_id(fx, &after);
-		assert_true(git_oid_equal(&before, &after));
+static void test_commit__held_index_lock_refuses_before_committing(void **state)
+{
+	struct fx *fx = *state;
+	struct commit_file f = { "actions/P1/P1-A1.yaml", NULL, 0 };
+	git_oid before, after;
+	char path[600], c;
+	int fd, fds[2];
+	pid_t pid;
+
+	/* Held open by another process, as a running git holds it: never
+	 * taken away. */
+	write_text(fx, ".git/index.lock", "");
+	snprintf(path, sizeof(path), "%s/.git/index.lock", fx->path);
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || write(fds[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
 	}
+	assert_true(pid > 0);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	f.buf = action_text("P1-A1", "done");
+	f.len = strlen(f.buf);
+	head_id(fx, &before);
+	assert_int_equal(
+		commit_files(NULL, fx->repo, fx->jane, &f, 1, "x"), ERROR_BUSY);
+	assert_non_null(strstr(error_message(), "index.lock"));
+	head_id(fx, &after);
+	assert_true(git_oid_equal(&before, &after));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 int main(void)
@@ -692,7 +724,10 @@ int main(void)
 			test_commit__killed_before_the_ref_moved_touches_nothing,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_commit__stale_index_lock_refuses_before_committing,
+			test_commit__stale_index_lock_is_removed, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_commit__held_index_lock_refuses_before_committing,
 			setup, teardown),
 	};
 
