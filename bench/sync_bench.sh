@@ -17,8 +17,8 @@ set -u
 N=${1:-1000}
 RUNS=${2:-3}
 top=$(cd "$(dirname "$0")/.." && pwd)
-PS=${PLANSYNC:-$top/build/plansync}
-GEN=${SYNC_GEN:-$top/build/bench/sync_gen}
+PS=${PLANSYNC:-$top/${BUILD:-build}/plansync}
+GEN=${SYNC_GEN:-$top/${BUILD:-build}/bench/sync_gen}
 [ -x "$GEN" ] || GEN=$top/${BUILD:-build}/bench/sync_gen
 [ -x "$GEN" ] || { echo "sync_bench: build $GEN first (make build/bench/sync_gen)" >&2; exit 1; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/plansync-syncbench.XXXXXX")

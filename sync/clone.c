@@ -119,7 +119,8 @@ int clone_run(
 	struct walk w;
 	struct stat st;
 	git_repository *git;
-	char local[TRANSPORT_REF_MAX + 16], upstream[TRANSPORT_REF_MAX + 16];
+	char local[TRANSPORT_REF_MAX + 16], key[TRANSPORT_REF_MAX + 16];
+	git_config *cfg = NULL;
 	int rc, error, existed = 0, created = 0;
 
 	memset(&r, 0, sizeof(r));
@@ -180,11 +181,21 @@ int clone_run(
 		error = repo_git_error(rc, local);
 		goto done;
 	}
-	snprintf(
-		upstream, sizeof(upstream), "%s/%s", TRANSPORT_DEFAULT_REMOTE,
-		tip->branch);
-	if ((rc = git_branch_set_upstream(ref, upstream)) < 0) {
-		error = repo_git_error(rc, "cannot set the branch's upstream");
+	/* The upstream for stock git (set directly: libgit2 1.5.1's
+	 * git_branch_set_upstream goes through its leaking regex path). */
+	if ((rc = git_repository_config(&cfg, git)) < 0) {
+		error = repo_git_error(rc, "cannot open the configuration");
+		goto done;
+	}
+	snprintf(key, sizeof(key), "branch.%s.remote", tip->branch);
+	if ((rc = git_config_set_string(cfg, key, TRANSPORT_DEFAULT_REMOTE)) <
+	    0) {
+		error = repo_git_error(rc, key);
+		goto done;
+	}
+	snprintf(key, sizeof(key), "branch.%s.merge", tip->branch);
+	if ((rc = git_config_set_string(cfg, key, local)) < 0) {
+		error = repo_git_error(rc, key);
 		goto done;
 	}
 	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
@@ -200,6 +211,7 @@ int clone_run(
 	if (out)
 		*out = r;
 done:
+	git_config_free(cfg);
 	git_reference_free(ref);
 	verify_cache_free(cache);
 	transport_fetch_free(f);
