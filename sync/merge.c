@@ -229,6 +229,53 @@ static int fchange_cmp(const void *a, const void *b)
 }
 
 /*
+ * The last trees looked up, held: libgit2 caches no tree over 4 KiB (a
+ * priority folder of 1,000 actions is ~40 KiB), and walking a side's
+ * history asks for each tree twice (as a commit's, then as its child's
+ * parent's).  Borrowed trees stay valid until the cache is released.
+ */
+#define TCACHE_N 16
+
+struct tcache {
+	git_oid id[TCACHE_N];
+	git_tree *t[TCACHE_N];
+	unsigned next;
+};
+
+static void tcache_release(struct tcache *tc)
+{
+	unsigned i;
+
+	for (i = 0; i < TCACHE_N; i++)
+		git_tree_free(tc->t[i]);
+	memset(tc, 0, sizeof(*tc));
+}
+
+static int tcache_get(
+	git_tree **out,
+	struct tcache *tc,
+	git_repository *git,
+	const git_oid *id)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < TCACHE_N; i++)
+		if (tc->t[i] && git_oid_equal(&tc->id[i], id)) {
+			*out = tc->t[i];
+			return 0;
+		}
+	i = tc->next++ % TCACHE_N;
+	git_tree_free(tc->t[i]);
+	tc->t[i] = NULL;
+	if ((rc = git_tree_lookup(&tc->t[i], git, id)) < 0)
+		return git_fail(rc, "cannot read a tree");
+	git_oid_cpy(&tc->id[i], id);
+	*out = tc->t[i];
+	return 0;
+}
+
+/*
  * Walk the files that differ between trees a and b (either may be NULL),
  * skipping subtrees whose ids are equal, so the cost follows the changes
  * (libgit2's tree diff visits every entry of both trees).  cb gets each
@@ -242,6 +289,7 @@ typedef int (*walk_fn)(
 
 static int walk_side(
 	git_repository *git,
+	struct tcache *tc,
 	const git_tree_entry *e,
 	int is_old,
 	char *path,
@@ -251,6 +299,7 @@ static int walk_side(
 
 static int walk_trees(
 	git_repository *git,
+	struct tcache *tc,
 	git_tree *a,
 	git_tree *b,
 	char *path,
@@ -269,12 +318,14 @@ static int walk_trees(
 		eb = j < nb ? git_tree_entry_byindex(b, j) : NULL;
 		cmp = !ea ? 1 : !eb ? -1 : git_tree_entry_cmp(ea, eb);
 		if (cmp < 0) {
-			error = walk_side(git, ea, 1, path, plen, cb, payload);
+			error = walk_side(
+				git, tc, ea, 1, path, plen, cb, payload);
 			i++;
 			continue;
 		}
 		if (cmp > 0) {
-			error = walk_side(git, eb, 0, path, plen, cb, payload);
+			error = walk_side(
+				git, tc, eb, 0, path, plen, cb, payload);
 			j++;
 			continue;
 		}
@@ -288,9 +339,11 @@ static int walk_trees(
 		tb = git_tree_entry_type(eb) == GIT_OBJECT_TREE;
 		if (ta != tb) {
 			if ((error = walk_side(
-				     git, ea, 1, path, plen, cb, payload)) == 0)
+				     git, tc, ea, 1, path, plen, cb,
+				     payload)) == 0)
 				error = walk_side(
-					git, eb, 0, path, plen, cb, payload);
+					git, tc, eb, 0, path, plen, cb,
+					payload);
 			continue;
 		}
 		len = strlen(git_tree_entry_name(ea));
@@ -306,6 +359,20 @@ static int walk_trees(
 		}
 		path[plen + len] = '/';
 		path[plen + len + 1] = '\0';
+		if (tc) {
+			if ((error = tcache_get(
+				     &sa, tc, git, git_tree_entry_id(ea))) <
+				    0 ||
+			    (error = tcache_get(
+				     &sb, tc, git, git_tree_entry_id(eb))) < 0)
+				break;
+			error = walk_trees(
+				git, tc, sa, sb, path, plen + len + 1, cb,
+				payload);
+			sa = sb = NULL;
+			path[plen] = '\0';
+			continue;
+		}
 		if ((rc = git_tree_lookup(&sa, git, git_tree_entry_id(ea))) <
 			    0 ||
 		    (rc = git_tree_lookup(&sb, git, git_tree_entry_id(eb))) <
@@ -313,7 +380,8 @@ static int walk_trees(
 			error = git_fail(rc, "cannot read a tree");
 		} else {
 			error = walk_trees(
-				git, sa, sb, path, plen + len + 1, cb, payload);
+				git, NULL, sa, sb, path, plen + len + 1, cb,
+				payload);
 		}
 		git_tree_free(sa);
 		git_tree_free(sb);
@@ -326,6 +394,7 @@ static int walk_trees(
 /* Every file under (or at) one entry present on one side only. */
 static int walk_side(
 	git_repository *git,
+	struct tcache *tc,
 	const git_tree_entry *e,
 	int is_old,
 	char *path,
@@ -352,10 +421,10 @@ static int walk_side(
 		error = git_fail(rc, "cannot read a tree");
 	else if (is_old)
 		error = walk_trees(
-			git, sub, NULL, path, plen + len + 1, cb, payload);
+			git, tc, sub, NULL, path, plen + len + 1, cb, payload);
 	else
 		error = walk_trees(
-			git, NULL, sub, path, plen + len + 1, cb, payload);
+			git, tc, NULL, sub, path, plen + len + 1, cb, payload);
 	git_tree_free(sub);
 	path[plen] = '\0';
 	return error;
@@ -402,7 +471,8 @@ diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
 	int error;
 
 	(void)git;
-	if ((error = walk_trees(git, a, b, path, 0, collect_change, out)) < 0)
+	if ((error = walk_trees(
+		     git, NULL, a, b, path, 0, collect_change, out)) < 0)
 		return error;
 	if (out->n)
 		qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
@@ -554,9 +624,11 @@ static int build_side(struct whostate *st, enum merge_side s)
 	git_tree *tree = NULL, *ptrees[MAXP] = { NULL };
 	git_oid id, mine, theirs;
 	struct touch *x;
+	struct tcache tc;
 	size_t np, k, i;
 	int rc, error = 0, have, differs;
 
+	memset(&tc, 0, sizeof(tc));
 	if (!(h->per = calloc(st->npaths ? st->npaths : 1, sizeof(*h->per))))
 		return error_nomem();
 	h->built = 1;
@@ -592,7 +664,7 @@ static int build_side(struct whostate *st, enum merge_side s)
 			tw.h = h;
 			tw.c = c;
 			if ((error = walk_trees(
-				     st->git, ptrees[0], tree, path, 0,
+				     st->git, &tc, ptrees[0], tree, path, 0,
 				     touch_change, &tw)) < 0)
 				goto done;
 		} else {
@@ -636,6 +708,7 @@ static int build_side(struct whostate *st, enum merge_side s)
 	if (rc != GIT_ITEROVER)
 		error = git_fail(rc, "cannot walk history");
 done:
+	tcache_release(&tc);
 	for (k = 0; k < MAXP; k++)
 		git_tree_free(ptrees[k]);
 	git_tree_free(tree);
@@ -1268,6 +1341,7 @@ int syncmerge_trees(
 
 	memset(&st, 0, sizeof(st));
 	memset(S, 0, sizeof(*S));
+
 	if ((rc = git_commit_lookup(&bc, git, base)) < 0 ||
 	    (rc = git_commit_lookup(&oc, git, ours)) < 0 ||
 	    (rc = git_commit_lookup(&tc, git, theirs)) < 0 ||
@@ -1613,7 +1687,7 @@ static int update_work(
 	git_blob *blob = NULL;
 	git_index_entry ie;
 	struct stat st;
-	char full[4096];
+	char full[4096], made[4096] = "";
 	char *slash, *tmp = NULL;
 	size_t i;
 	int rc = 0, error = 0;
@@ -1639,7 +1713,11 @@ static int update_work(
 				goto done;
 			slash = strrchr(full, '/');
 			*slash = '\0';
-			error = fsutil_mkdirs(full);
+			/* the changes are sorted: most share the last
+			 * file's folder, made already */
+			if (strcmp(full, made) != 0 &&
+			    (error = fsutil_mkdirs(full)) == 0)
+				snprintf(made, sizeof(made), "%s", full);
 			*slash = '/';
 			if (error < 0 ||
 			    (error = fsutil_write_temp(
