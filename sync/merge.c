@@ -234,13 +234,34 @@ static int fchange_cmp(const void *a, const void *b)
  * history asks for each tree twice (as a commit's, then as its child's
  * parent's).  Borrowed trees stay valid until the cache is released.
  */
-#define TCACHE_N 16
+#define TCACHE_N 32
 
 struct tcache {
 	git_oid id[TCACHE_N];
 	git_tree *t[TCACHE_N];
 	unsigned next;
+	/* When set: descend only into folders holding one of these
+	 * (sorted) paths. */
+	char **paths;
+	size_t npaths;
 };
+
+/* Non-zero if some path of tc starts with dir ("actions/P3/"). */
+static int tcache_wants(const struct tcache *tc, const char *dir)
+{
+	size_t lo = 0, hi = tc->npaths, mid, len = strlen(dir);
+
+	if (!tc->paths)
+		return 1;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(tc->paths[mid], dir) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < tc->npaths && strncmp(tc->paths[lo], dir, len) == 0;
+}
 
 static void tcache_release(struct tcache *tc)
 {
@@ -359,6 +380,10 @@ static int walk_trees(
 		}
 		path[plen + len] = '/';
 		path[plen + len + 1] = '\0';
+		if (tc && !tcache_wants(tc, path)) {
+			path[plen] = '\0';
+			continue;
+		}
 		if (tc) {
 			if ((error = tcache_get(
 				     &sa, tc, git, git_tree_entry_id(ea))) <
@@ -417,6 +442,10 @@ static int walk_side(
 	}
 	path[plen + len] = '/';
 	path[plen + len + 1] = '\0';
+	if (tc && !tcache_wants(tc, path)) {
+		path[plen] = '\0';
+		return 0;
+	}
 	if ((rc = git_tree_lookup(&sub, git, git_tree_entry_id(e))) < 0)
 		error = git_fail(rc, "cannot read a tree");
 	else if (is_old)
@@ -629,6 +658,8 @@ static int build_side(struct whostate *st, enum merge_side s)
 	int rc, error = 0, have, differs;
 
 	memset(&tc, 0, sizeof(tc));
+	tc.paths = st->paths;
+	tc.npaths = st->npaths;
 	if (!(h->per = calloc(st->npaths ? st->npaths : 1, sizeof(*h->per))))
 		return error_nomem();
 	h->built = 1;
