@@ -400,7 +400,8 @@ done:
 	return error;
 }
 
-/* An action file only the merge has: a renumbered loser, or an edit. */
+/* An action file only the merge has: a renumbered version (one side's
+ * addition of a colliding ID, under its new ID), or an edit. */
 static int renumber_explains(
 	const struct doc_node *m,
 	struct doc_node *const *renumbered,
@@ -532,11 +533,15 @@ int mergecheck_commit(
 						   t2,
 					  ps.v[i], PLAN_FILE_ACTION)) < 0)
 				goto done;
+		/*
+		 * Which side keeps the ID follows the time rule, which is not
+		 * rechecked: either side's version may be the renumbered one.
+		 */
 		if (!bad[0] && !bad[1] && !bad[2] &&
 		    merge_action(&r, d[0], d[1], d[2], &ctx) == 0 &&
 		    r.renumber) {
 			struct doc_node **v =
-				realloc(renum, (nrenum + 1) * sizeof(*v));
+				realloc(renum, (nrenum + 2) * sizeof(*v));
 
 			if (!v) {
 				merge_result_release(&r);
@@ -544,8 +549,10 @@ int mergecheck_commit(
 				goto done;
 			}
 			renum = v;
-			renum[nrenum++] = r.renumber;
-			r.renumber = NULL;
+			renum[nrenum] = d[1];
+			renum[nrenum + 1] = d[2];
+			d[1] = d[2] = NULL;
+			nrenum += 2;
 		}
 		error_clear();
 		merge_result_release(&r);
@@ -575,6 +582,11 @@ int mergecheck_commit(
 			d[3] && !d[0] && !d[1] && !d[2] &&
 			renumber_explains(d[3], renum, nrenum))
 			error = 0;
+		else if (
+			d[3] && !d[0] && d[1] && d[2] && !same(d[1], d[2]) &&
+			(same(d[3], d[1]) || same(d[3], d[2])))
+			error = 0; /* added on both sides: either keeps the ID
+				    */
 		else
 			error = check_action(
 				&f, ps.v[i], d[0], d[1], d[2], d[3],

@@ -14,8 +14,9 @@
  *     holds that record's kept or other value;
  *   - `conflicts`: every record is one a parent holds or one about a field
  *     the recomputation found in conflict, with values from the two sides.
- * An action renumbered by the merge (same new ID on both sides) is
- * explained when it is the losing version under its new ID.
+ * An action added on both sides with one ID is explained when the merge
+ * holds either side's version under that ID and the other under a new ID
+ * (which side keeps the ID follows the time rule, not rechecked).
  * plan.yaml and partners.yaml must equal the recomputed file, or, when the
  * recomputation had conflicts, either parent's file.
  * Anything else is a finding: the merger slipped in an edit of their own.
