@@ -1331,6 +1331,17 @@ add_renumbering(struct syncmerge_stats *s, const char *from, const char *to)
 	return 0;
 }
 
+/* plan.yaml and partners.yaml may not be deleted (plansync commit refuses
+ * it; a stock git commit may try). */
+static int check_delete(const struct fchange *c, const char *where)
+{
+	if (c->has_new || (strcmp(c->path, "plan.yaml") != 0 &&
+			   strcmp(c->path, "partners.yaml") != 0))
+		return 0;
+	return error_set(
+		ERROR_INVALID, "cannot merge: %s deletes '%s'", where, c->path);
+}
+
 /* A file top-level (plan.yaml, partners.yaml) changed on both sides. */
 struct top_job {
 	enum plan_file_kind kind;
@@ -1395,6 +1406,9 @@ int syncmerge_trees(
 		struct fchange *t = j < T.n ? &T.v[j] : NULL;
 
 		cmp = !o ? 1 : !t ? -1 : strcmp(o->path, t->path);
+		if ((cmp <= 0 && (error = check_delete(o, "ours")) < 0) ||
+		    (cmp >= 0 && (error = check_delete(t, "theirs")) < 0))
+			goto done;
 		if (cmp < 0) {
 			if (o->has_new &&
 			    (error = parse_blob(

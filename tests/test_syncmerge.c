@@ -438,6 +438,12 @@ static void test_syncmerge__invalid_yaml_refuses(void **state)
 	assert_int_equal(
 		syncmerge_trees(&tree, NULL, fx->git, &fx->base, &a, &b),
 		ERROR_INVALID);
+	/* deleting plan.yaml */
+	b = put(fx, &fx->base, "plan.yaml", NULL, tom_k, 3000);
+	assert_int_equal(
+		syncmerge_trees(&tree, NULL, fx->git, &fx->base, &a, &b),
+		ERROR_INVALID);
+	assert_non_null(strstr(error_message(), "deletes 'plan.yaml'"));
 	/* and a file outside the layout under actions/ */
 	b = put(fx, &fx->base, "actions/P1/notes.txt", "hello\n", tom_k, 3000);
 	assert_int_equal(
