@@ -1,7 +1,8 @@
 #!/bin/sh
 # Crash safety and concurrency: SIGKILL plansync at random moments during
-# commits (set, update add), merges (plansync merge) and syncs, COUNT times
-# (first argument, default 50; `make stress` runs 500).  After each kill:
+# commits (set, update add), merges (plansync merge) and syncs until COUNT
+# kills have landed on a running plansync (first argument, default 50;
+# `make stress` runs 500).  After each kill:
 #   - git fsck is clean in the repository and the hub;
 #   - every commit that existed before the kill is still reachable, locally
 #     or on the hub;
@@ -54,33 +55,36 @@ fail() {
 	bad=$((bad + 1))
 }
 
+# Until COUNT kills have landed on a running plansync (at most 3 x COUNT
+# tries: one that finished before its kill counts as a try only).
 i=0
-while [ $i -lt "$COUNT" ]; do
+while [ $kills -lt "$COUNT" ] && [ $i -lt $((COUNT * 3)) ]; do
 	i=$((i + 1))
 	op=$(($(rand) % 4))
 	[ $op -ge 2 ] && partner_work
 	act=$(pick_action)
 	case $op in
-	0) set -- -C a set "$act" status "$(pick_status)"; what="set" ;;
-	1) set -- -C a update add "$act" --text "crash test note $i" --date 2024-01-01; what="update add" ;;
+	0) set -- -C a set "$act" status "$(pick_status)"; what="set"; win=80 ;;
+	1) set -- -C a update add "$act" --text "crash test note $i" --date 2024-01-01; what="update add"; win=80 ;;
 	2) as a -C a fetch >/dev/null 2>&1
-	   set -- -C a merge origin/main; what="merge" ;;
-	*) set -- -C a sync; what="sync" ;;
+	   set -- -C a merge origin/main; what="merge"; win=120 ;;
+	*) set -- -C a sync; what="sync"; win=180 ;;
 	esac
 	# What exists before the kill.
 	pre_a=$(git -C a rev-parse HEAD)
 	pre_hub=$(git -C hub.git rev-parse main)
 	pre_b=$(git -C b rev-parse HEAD)
-	# A random moment in the first ~200 ms (a sync or commit takes 50-150).
-	delay=$(awk -v r="$(rand)" 'BEGIN { printf "%.3f", (r % 200) / 1000 }')
+	# A random moment while it runs (a commit takes ~100 ms here, a
+	# merge a little more, a sync ~200 ms).
+	delay=$(awk -v r="$(rand)" -v w="$win" 'BEGIN { printf "%.3f", (r % w) / 1000 }')
 	# (A simple command, so that $! is plansync itself, not a subshell.)
 	PLANSYNC_HOME="$T/keys/a" "$PLANSYNC_BIN" "$@" >/dev/null 2>&1 &
 	pid=$!
 	sleep "$delay"
-	if kill -9 "$pid" 2>/dev/null; then
-		kills=$((kills + 1))
-	fi
+	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# 137 = killed by SIGKILL (a finished one is only a zombie when hit)
+	[ $? -eq 137 ] && kills=$((kills + 1))
 
 	git -C a fsck --no-progress >"$T/fsck" 2>&1 || fail "kill $i ($what after ${delay}s): git fsck: $(head -n 3 "$T/fsck")"
 	[ "$what" = sync ] && ! git -C hub.git fsck --no-progress >"$T/fsck" 2>&1 && fail "kill $i ($what): hub fsck: $(head -n 3 "$T/fsck")"
@@ -91,7 +95,11 @@ while [ $i -lt "$COUNT" ]; do
 			fail "kill $i ($what after ${delay}s): commit $c lost"
 		fi
 	done
-	# The next commands work.
+	# The next commands work: a read, a sync (which recovers what the
+	# kill left), an edit.
+	if ! as a -C a status >"$T/out" 2>&1; then
+		fail "kill $i ($what after ${delay}s): next status failed: $(cat "$T/out")"
+	fi
 	if ! as a -C a sync >"$T/out" 2>&1; then
 		fail "kill $i ($what after ${delay}s): next sync failed: $(cat "$T/out")"
 	fi
@@ -101,7 +109,8 @@ while [ $i -lt "$COUNT" ]; do
 	[ -z "$(git -C a status --porcelain)" ] || fail "kill $i ($what after ${delay}s): work tree not clean: $(git -C a status --porcelain | head -n 3)"
 	[ $bad -gt 5 ] && break
 done
-[ $bad -eq 0 ] && ok "$i SIGKILLs during set, update add, merge and sync ($kills landed while running): fsck clean, no commit lost, the next command works"
+[ $bad -eq 0 ] && ok "$kills SIGKILLs landed during set, update add, merge and sync ($i runs): fsck clean, no commit lost, the next command works"
+[ $kills -ge "$COUNT" ] && ok "at least $COUNT kills landed" || notok "only $kills of $COUNT kills landed in $i runs"
 git -C a fsck --no-progress >/dev/null 2>&1 && ok "final fsck clean" || notok "final fsck"
 as a -C a verify >"$T/out" 2>&1 && ok "final verify passes" || notok "final verify: $(tail -n 2 "$T/out")"
 
