@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/merge.h"
 #include "core/plan.h"
 #include "sync/repo.h"
 
@@ -72,6 +73,10 @@ struct history {
 	unsigned tnext;
 	char only[128]; /* build only this action file's history */
 	int ready; /* the graph is built (all files, or only) */
+
+	struct merge_result **ams; /* node_automerge, per node (lazy) */
+	unsigned char *amdone;
+	size_t nams;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -198,6 +203,16 @@ static void graph_reset(struct history *h)
 	for (i = 0; i < h->ndocs; i++)
 		doc_free(h->docs[i]);
 	free(h->docs);
+	for (i = 0; i < h->nams; i++)
+		if (h->ams[i]) {
+			merge_result_release(h->ams[i]);
+			free(h->ams[i]);
+		}
+	free(h->ams);
+	free(h->amdone);
+	h->ams = NULL;
+	h->amdone = NULL;
+	h->nams = 0;
 	h->paths = NULL;
 	h->npaths = h->cappaths = 0;
 	h->ptab = NULL;
@@ -1694,6 +1709,170 @@ static int value_equal(const struct doc_node *a, const struct doc_node *b)
 	return doc_equal(a, b);
 }
 
+/* ---- merges: what the field merge alone gives ---------------------------- */
+
+static int who_none(
+	struct merge_who *out,
+	const struct merge_ctx *ctx,
+	enum merge_side side,
+	const char *field)
+{
+	(void)ctx;
+	(void)side;
+	(void)field;
+	out->time = 0;
+	out->commit = "";
+	out->email = "";
+	return 0;
+}
+
+static int parse_checked(
+	struct doc_node **out,
+	struct history *h,
+	const git_oid *blob,
+	const char *path)
+{
+	git_blob *b = NULL;
+	int error;
+
+	*out = NULL;
+	if (!blob || is_zero(blob))
+		return 0;
+	if ((error = git_blob_lookup(&b, h->git, blob)) < 0)
+		return git_fail(error, "cannot read file");
+	error = plan_parse(
+		out, PLAN_FILE_ACTION, path, git_blob_rawcontent(b),
+		(size_t)git_blob_rawsize(b));
+	git_blob_free(b);
+	return error;
+}
+
+/*
+ * For merge node k: the field merge of its two parents' versions from
+ * their merge base's (core/merge, as plansync merges), so that a value the
+ * engine makes by itself (text edits of both sides combined) is told
+ * apart from one the merge decided.  *out borrowed from h; NULL when it
+ * cannot be recomputed (octopus, unparsable versions).
+ */
+static int
+node_automerge(const struct merge_result **out, struct history *h, uint32_t k)
+{
+	const struct node *n = &h->nodes[k];
+	const char *path = h->paths[n->path].path;
+	struct merge_ctx ctx = { who_none, NULL, NULL };
+	struct doc_node *d[3] = { NULL, NULL, NULL };
+	struct merge_result *r = NULL;
+	git_commit *base = NULL;
+	git_tree *bt = NULL;
+	struct cinfo ci;
+	git_oid mb, bb;
+	int error = 0, i;
+
+	*out = NULL;
+	if (n->nparents != 2)
+		return 0;
+	if (h->nams < h->n) {
+		struct merge_result **v = realloc(h->ams, h->n * sizeof(*v));
+		unsigned char *done = realloc(h->amdone, h->n);
+
+		if (v)
+			h->ams = v;
+		if (done)
+			h->amdone = done;
+		if (!v || !done)
+			return error_nomem();
+		memset(h->ams + h->nams, 0, (h->n - h->nams) * sizeof(*v));
+		memset(h->amdone + h->nams, 0, h->n - h->nams);
+		h->nams = h->n;
+	}
+	if (h->amdone[k]) {
+		*out = h->ams[k];
+		return 0;
+	}
+	h->amdone[k] = 1;
+	if (!h->odb && (error = git_repository_odb(&h->odb, h->git)) < 0)
+		return git_fail(error, "cannot open the object database");
+	if ((error = parse_commit(&ci, h, &n->commit)) < 0)
+		return error;
+	if (ci.np != 2)
+		return 0;
+	memset(&bb, 0, sizeof(bb));
+	error = git_merge_base(&mb, h->git, &ci.parents[0], &ci.parents[1]);
+	if (error == 0) {
+		if ((error = git_commit_lookup(&base, h->git, &mb)) < 0 ||
+		    (error = git_commit_tree(&bt, base)) < 0) {
+			error = git_fail(error, "cannot read the merge base");
+			goto done;
+		}
+		if ((error = blob_in_tree(&bb, bt, path)) < 0)
+			goto done;
+	} else if (error != GIT_ENOTFOUND) {
+		error = git_fail(error, "cannot find the merge base");
+		goto done;
+	}
+	error = 0;
+	if (parse_checked(&d[0], h, &bb, path) < 0 ||
+	    (n->parents[0] != NONE &&
+	     parse_checked(&d[1], h, &h->nodes[n->parents[0]].blob, path) <
+		     0) ||
+	    (n->parents[1] != NONE &&
+	     parse_checked(&d[2], h, &h->nodes[n->parents[1]].blob, path) <
+		     0)) {
+		error_clear();
+		goto done; /* not recomputable: the merge is credited */
+	}
+	if (!(r = calloc(1, sizeof(*r)))) {
+		error = error_nomem();
+		goto done;
+	}
+	if (merge_action(r, d[0], d[1], d[2], &ctx) < 0) {
+		error_clear();
+		free(r);
+		r = NULL;
+		goto done;
+	}
+	h->ams[k] = r;
+	*out = r;
+done:
+	for (i = 0; i < 3; i++)
+		doc_free(d[i]);
+	git_tree_free(bt);
+	git_commit_free(base);
+	return error;
+}
+
+/* Non-zero if the field merge alone gives value for field at merge node k
+ * (no conflict on it): the merge decided nothing there. */
+static int automerged(
+	int *out,
+	struct history *h,
+	uint32_t k,
+	const char *field,
+	const struct doc_node *value)
+{
+	const struct merge_result *r;
+	size_t i, n;
+	int error;
+
+	*out = 0;
+	if ((error = node_automerge(&r, h, k)) < 0)
+		return error;
+	if (!r || !r->doc)
+		return 0;
+	for (i = 0; i < r->nconflicts; i++) {
+		const char *c = r->conflicts[i].field;
+
+		n = strlen(c);
+		if (strcmp(c, MERGE_WHOLE_ACTION) == 0 ||
+		    (strncmp(field, c, n) == 0 &&
+		     (field[n] == '\0' || field[n] == '/')))
+			return 0;
+	}
+	*out = strcmp(field, "conflicts") != 0 &&
+	       value_equal(field_value(r->doc, field), value);
+	return 0;
+}
+
 /* ---- who ---------------------------------------------------------------- */
 
 const char *history_signature_status(enum verify_verdict verdict)
@@ -1914,6 +2093,15 @@ static int node_changes(
 				break;
 		if (j < n->nparents)
 			continue; /* carried in from that parent */
+		if (n->nparents > 1) {
+			int am;
+
+			if ((error = automerged(
+				     &am, h, k, d[i].path, d[i].new)) < 0)
+				break;
+			if (am)
+				continue; /* both sides' edits, combined */
+		}
 		error = change_push(c, h, k, d[i].path, d[i].old, d[i].new);
 	}
 	plan_changes_free(d, nd);
@@ -2048,6 +2236,9 @@ void history_blame_free(struct history_blame *v, size_t n)
 }
 
 /* The node that set field's value as of node k. */
+static int
+blame_combined(uint32_t *out, struct history *h, uint32_t k, const char *field);
+
 static int blame_field(
 	uint32_t *out,
 	struct history *h,
@@ -2073,12 +2264,49 @@ static int blame_field(
 				break;
 			}
 		}
+		if (next == NONE && n->nparents == 2) {
+			int am;
+
+			if ((error = automerged(&am, h, k, field, value)) < 0)
+				return error;
+			if (am)
+				return blame_combined(out, h, k, field);
+		}
 		if (next == NONE) {
 			*out = k;
 			return 0;
 		}
 		k = next;
 	}
+}
+
+/*
+ * A value the field merge made from both sides' edits (a text merged word
+ * by word): credited to the later of the commits that made each side's
+ * value.
+ */
+static int
+blame_combined(uint32_t *out, struct history *h, uint32_t k, const char *field)
+{
+	const struct node *n = &h->nodes[k];
+	const struct doc_node *pd;
+	uint32_t j, by, best = NONE;
+	int error;
+
+	for (j = 0; j < n->nparents; j++) {
+		if (n->parents[j] == NONE)
+			continue;
+		if ((error = node_doc(&pd, h, n->parents[j])) != 0 ||
+		    (error = blame_field(
+			     &by, h, n->parents[j], field,
+			     field_value(pd, field))) != 0)
+			return error;
+		if (best == NONE || h->nodes[by].time > h->nodes[best].time ||
+		    (h->nodes[by].time == h->nodes[best].time && by > best))
+			best = by;
+	}
+	*out = best == NONE ? k : best;
+	return 0;
 }
 
 static int blame_once(

@@ -157,6 +157,35 @@ out_has "P1-A1/action: \(none\) -> .{80,}" "--full does not trim"
 expect 0 "log trims long text" log P1-A1/action
 out_has "P1-A1/action: \(none\) -> .{1,64}\.\.\.$" "long text trimmed with ..."
 
+# plansync merge: a text edited on both sides is merged word by word (credited
+# to the later of the two edits, not to the merge); a conflict is the
+# merge's own record.
+expect 0 "update for the text merge" update add P4-A1 --text "Reports go to the working group each quarter"
+U2=$(sed -n 's/.*update \(u[0-9a-f]*\) added.*/\1/p' "$T/out")
+git checkout -q -b tom3
+PLANSYNC_HOME="$TOM" expect 0 "tom edits the end of the text" set P4-A1 "updates/$U2/text" "Reports go to the working group each quarter, with figures"
+PLANSYNC_HOME="$TOM" expect 0 "tom sets P4-A1 status" set P4-A1 status done
+git checkout -q main
+sleep 1
+expect 0 "jane edits the start of the text" set P4-A1 "updates/$U2/text" "All reports go to the working group each quarter"
+JTXT=$(git rev-parse HEAD)
+expect 0 "jane sets P4-A1 status" set P4-A1 status on-hold
+JST=$(git rev-parse HEAD)
+expect 0 "plansync merge tom3" merge tom3
+MERGE3=$(git rev-parse HEAD)
+expect 0 "log P4-A1 --json after the merge" log P4-A1 --json
+if grep "\"commit\": \"$MERGE3\"" "$T/out" | grep -q "\"field\": \"updates/$U2/text\""; then
+	notok "text merged word by word not credited to the merge"
+else ok "text merged word by word not credited to the merge"; fi
+if grep "\"commit\": \"$MERGE3\"" "$T/out" | grep -q '"field": "conflicts"'; then
+	ok "the merge credited with its conflict record"
+else notok "the merge credited with its conflict record"; fi
+expect 0 "blame P4-A1 --full" blame P4-A1 --full
+out_has "^updates/$U2/text +$(echo "$JTXT" | cut -c1-7) .*: All reports go to the working group each quarter, with figures" "blame: merged text -> the later edit"
+out_has "^status +$(echo "$JST" | cut -c1-7) " "blame: conflicted status -> the kept side's commit"
+"$B" blame P4-A1 --full --no-index >"$T/b3"
+cmp -s "$T/out" "$T/b3" && ok "blame after a merge: index and --no-index identical" || notok "blame after a merge: index and --no-index identical"
+
 # Bad input: exit 2, one line.
 expect 2 "log with a bad ID" log P1-X1
 err_one_line "bad ID: one line"
