@@ -69,6 +69,7 @@ static void on_event(const struct sync_event *ev, void *ctx)
 	const struct syncmerge_stats *s;
 	size_t i;
 
+	cli_transport_done(); /* end a progress line before we print */
 	switch (ev->kind) {
 	case SYNC_RETRY:
 		printf("%s moved while we synced; fetching and merging again "
