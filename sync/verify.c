@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/plan.h"
 #include "core/sshsig.h"
+#include "mergecheck.h"
 
 #define PARTNERS_PATH "partners.yaml"
 #define SHORT_ID 7
@@ -118,6 +119,8 @@ const char *verify_verdict_name(enum verify_verdict verdict)
 		return "not-coordinator";
 	case VERIFY_MALFORMED:
 		return "malformed";
+	case VERIFY_MERGE_EDIT:
+		return "merge-edit";
 	}
 	return "unknown";
 }
@@ -1194,12 +1197,45 @@ struct history_ctx {
 	size_t total, bad;
 	verify_cb cb;
 	void *payload;
+	git_repository *repo;
 };
+
+/*
+ * A well-signed merge must also be explained by its parents (SPEC.md 4):
+ * recompute it with the field merge and turn a value neither parent, a
+ * conflict rule nor a resolution explains into a merge-edit verdict.
+ */
+static int check_merge(struct verify_result *r, git_repository *repo)
+{
+	struct mergecheck_finding *f = NULL;
+	size_t n = 0;
+	int error;
+
+	if ((error = mergecheck_commit(&f, &n, repo, &r->commit)) < 0)
+		return error;
+	if (n > 0) {
+		r->verdict = VERIFY_MERGE_EDIT;
+		snprintf(
+			r->reason, sizeof(r->reason), "%s%s%s: %s%s", f[0].path,
+			*f[0].field ? " " : "", f[0].field, f[0].reason,
+			n > 1 ? " (and more)" : "");
+	}
+	mergecheck_findings_free(f, n);
+	return 0;
+}
 
 static int history_cb(const struct verify_result *r, void *payload)
 {
 	struct history_ctx *h = payload;
+	struct verify_result checked;
+	int error;
 
+	if (r->verdict == VERIFY_GOOD) {
+		checked = *r;
+		if ((error = check_merge(&checked, h->repo)) < 0)
+			return error;
+		r = &checked;
+	}
 	h->total++;
 	if (r->verdict != VERIFY_GOOD)
 		h->bad++;
@@ -1262,7 +1298,7 @@ int verify_history(
 	git_repository *repo = NULL;
 	git_revwalk *walk = NULL;
 	git_object *obj = NULL, *commit = NULL;
-	struct history_ctx h = { 0, 0, cb, payload };
+	struct history_ctx h = { 0, 0, cb, payload, NULL };
 	git_oid head;
 	int error;
 
@@ -1304,6 +1340,7 @@ int verify_history(
 		error_clear(); /* unborn HEAD: no commits */
 		goto done;
 	}
+	h.repo = repo;
 	error = walk_verify(repo, walk, NULL, NULL, history_cb, &h);
 done:
 	*out_total = h.total;

@@ -54,6 +54,7 @@ enum verify_verdict {
 	VERIFY_WRONG_AUTHOR, /* author email is not the key's principal */
 	VERIFY_NOT_COORDINATOR, /* partners.yaml change or root by an editor */
 	VERIFY_MALFORMED, /* two gpgsig headers, bad header, bad partners */
+	VERIFY_MERGE_EDIT, /* a merge holds a value neither parent explains */
 };
 
 #define VERIFY_REASON_MAX 384
