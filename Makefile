@@ -20,7 +20,8 @@ PKGS = libgit2 yaml-0.1 libsodium
 TEST_PKGS = cmocka
 DEB_PKGS = make gcc libc6-dev libgit2-dev libyaml-dev libsodium-dev \
 	libcmocka-dev pkg-config git openssh-client openssh-server openssl \
-	lighttpd lighttpd-mod-openssl python3 util-linux procps clang-format
+	lighttpd lighttpd-mod-openssl python3 util-linux procps clang-format \
+	chromium fonts-liberation
 
 WARN = -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes \
 	-Wmissing-prototypes -Wvla -Wwrite-strings -fno-common

@@ -128,4 +128,35 @@ if [ -x "$B/verify_bench" ]; then
 	echo >>"$res"
 fi
 
+# 4. Field merge of two divergent signed histories (issue 4).
+if [ -x "$B/merge_bench" ] && [ -f bench/merge_bench.sh ]; then
+	echo "## merge" >>"$res"
+	echo >>"$res"
+	sh bench/merge_bench.sh "$PS" "$B" "$work/merge" >>"$res" 2>"$out/merge_bench.err" ||
+		echo "merge_bench failed: $(tail -n 3 "$out/merge_bench.err")" >>"$res"
+	echo >>"$res"
+fi
+
+# 5. Sync of 1,000 signed commits over git:// (issue 5).
+if [ -x "$B/sync_gen" ] && [ -f bench/sync_bench.sh ]; then
+	echo "## sync over git://" >>"$res"
+	echo >>"$res"
+	n=1000
+	PLANSYNC="$PS" SYNC_GEN="$B/sync_gen" sh bench/sync_bench.sh "$n" 3 >>"$res" 2>"$out/sync_bench.err" ||
+		echo "sync_bench failed: $(tail -n 3 "$out/sync_bench.err")" >>"$res"
+	echo >>"$res"
+fi
+
+# 6. blame and log on a long signed history, with and without the index
+#    (issue 6).
+if [ -x "$B/audit_bench" ]; then
+	echo "## blame and log" >>"$res"
+	echo >>"$res"
+	c=100000
+	[ "${BENCH_QUICK:-0}" = 1 ] && c=10000
+	"$B/audit_bench" "$PS" "$work/audit" "$c" 1000 >>"$res" 2>"$out/audit_bench.err" ||
+		echo "audit_bench failed: $(tail -n 3 "$out/audit_bench.err")" >>"$res"
+	echo >>"$res"
+fi
+
 cat "$res"
