@@ -18,6 +18,7 @@
 #include "core/plan.h"
 #include "core/sshsig.h"
 #include "repo.h"
+#include "history.h"
 #include "signers.h"
 #include "sync.h"
 
@@ -570,6 +571,7 @@ int commit_files(
 	journal = 0;
 	if ((error = drop_journal(repo)) < 0)
 		goto done;
+	history_index_refresh(repo);
 	if (out_id)
 		memcpy(out_id, hex, sizeof(hex));
 done:

@@ -2414,3 +2414,14 @@ int history_blame(
 				       "commits even after a rebuild");
 	return error;
 }
+
+void history_index_refresh(struct repo *repo)
+{
+	char path[4096];
+
+	snprintf(
+		path, sizeof(path), "%s%s/index", repo_gitdir(repo),
+		HISTORY_DIR);
+	if (access(path, F_OK) == 0 && history_index_update(repo) < 0)
+		error_clear();
+}

@@ -63,6 +63,14 @@ enum history_flags {
 int history_index_update(struct repo *repo);
 
 /*
+ * After plansync moves the branch (commit, merge, sync, clone): bring an
+ * existing index up to HEAD.  No index, nothing done (a query builds it);
+ * a failure is dropped, the index being a cache that the next query
+ * checks and rebuilds.
+ */
+void history_index_refresh(struct repo *repo);
+
+/*
  * Build the history afresh from the objects and compare it with the stored
  * index (brought up to HEAD first).  *out_nodes is set to the node count.
  * ERROR_VERIFY "history index disagrees with the commits at ..." when they
