@@ -334,8 +334,16 @@ static int commit_parse(struct commit_info *info, const char *buf, size_t len)
 		return -1;
 	if (!(eol = memchr(p, '\n', (size_t)(end - p))))
 		return -1;
+	/*
+	 * Exactly one <email>: git reads the first <...>, libgit2 (log,
+	 * blame) the last, so with two the signer could be checked against
+	 * one email and credited under another.
+	 */
 	if (!(lt = memchr(p, '<', (size_t)(eol - p))) ||
-	    !(gt = memchr(lt, '>', (size_t)(eol - lt))))
+	    !(gt = memchr(lt, '>', (size_t)(eol - lt))) ||
+	    memchr(lt + 1, '<', (size_t)(eol - lt - 1)) ||
+	    memchr(gt + 1, '>', (size_t)(eol - gt - 1)) ||
+	    memchr(p, '>', (size_t)(lt - p)))
 		return -1;
 	info->author_email = lt + 1;
 	info->author_email_len = (size_t)(gt - lt - 1);
@@ -700,7 +708,8 @@ static int job_split(struct job *j, const char *raw, size_t raw_len)
 		if (error != -1)
 			return error;
 		set_bad(&j->res, VERIFY_MALFORMED,
-			"commit headers are not tree, parents, author");
+			"commit headers are not tree, parents, author "
+			"with one <email>");
 		return 0;
 	}
 	j->bad = 0;

@@ -321,6 +321,37 @@ static void test_verify__another_partners_email(void **state)
 	assert_verdict(f, &id, VERIFY_WRONG_AUTHOR, key_email(coord));
 }
 
+/*
+ * "author Bob <bob@b> <alice@a> ...": git reads the first <...>, libgit2
+ * (git_commit_author, which log and blame show) the last: such a line is
+ * refused, or bob's key could put alice's name on a change.
+ */
+static void test_verify__author_two_emails(void **state)
+{
+	struct fx *f = *state;
+	struct helper_sign_commit c;
+	git_oid tree, id;
+	git_commit *commit = NULL;
+	char name[256];
+
+	assert_int_equal(helper_sign_commit_tree(&tree, f->repo, &f->root), 0);
+	snprintf(
+		name, sizeof(name), "%s <%s>", key_name(editor),
+		key_email(editor));
+	memset(&c, 0, sizeof(c));
+	c.tree = &tree;
+	c.parents = &f->root;
+	c.nparents = 1;
+	c.key = editor; /* bob signs, his email first ... */
+	c.name = name;
+	c.email = key_email(coord); /* ... alice's last */
+	assert_int_equal(helper_sign_commit(&id, f->repo, &c), 0);
+	assert_int_equal(git_commit_lookup(&commit, f->repo, &id), 0);
+	assert_string_equal(git_commit_author(commit)->email, key_email(coord));
+	git_commit_free(commit);
+	assert_verdict(f, &id, VERIFY_MALFORMED, "author");
+}
+
 static void test_verify__editor_changes_partners(void **state)
 {
 	struct fx *f = *state;
@@ -1137,6 +1168,7 @@ int main(void)
 		FX(test_verify__unknown_key),
 		FX(test_verify__revoked_key),
 		FX(test_verify__another_partners_email),
+		FX(test_verify__author_two_emails),
 		FX(test_verify__editor_changes_partners),
 		FX(test_verify__unsigned),
 		FX(test_verify__gpgsig_in_body),
