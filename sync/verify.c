@@ -1081,6 +1081,7 @@ static int walk_verify(
 	git_revwalk *walk,
 	const struct verify_options *opts,
 	struct verify_cache *cache,
+	int refuse_roots,
 	verify_cb cb,
 	void *payload)
 {
@@ -1126,6 +1127,13 @@ static int walk_verify(
 			if ((error = job_rules(
 				     &jobs[i], repo, odb, opts, cache)) < 0)
 				goto done;
+			if (refuse_roots && r->verdict == VERIFY_GOOD &&
+			    jobs[i].info.nparents == 0)
+				set_bad(r, VERIFY_UNKNOWN_KEY,
+					"root commit outside the trusted "
+					"history: only its own partners.yaml "
+					"vouches for its signer %s",
+					r->fingerprint);
 			job_release(&jobs[i]);
 			if (cb) {
 				if ((error = cb(r, payload)) != 0)
@@ -1179,7 +1187,8 @@ int verify_range(
 {
 	git_revwalk *walk = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
-	size_t i;
+	size_t i, j;
+	int refuse_roots = 0;
 	int error;
 
 	if ((error = walk_new(&walk, repo)) < 0)
@@ -1196,7 +1205,18 @@ int verify_range(
 			error = git_fail(error, "cannot hide %s", hex);
 			goto done;
 		}
-	error = walk_verify(repo, walk, opts, cache, cb, payload);
+	/*
+	 * A tip that builds on trusted history must not bring a root of its
+	 * own: a root vouches for itself (its own partners.yaml), so one
+	 * merged in could name any signer a coordinator under any email.
+	 */
+	for (i = 0; i < ntips && !refuse_roots; i++)
+		for (j = 0; j < nhide && !refuse_roots; j++)
+			if (git_oid_equal(&tips[i], &hide[j]) ||
+			    git_graph_descendant_of(repo, &tips[i], &hide[j]) ==
+				    1)
+				refuse_roots = 1;
+	error = walk_verify(repo, walk, opts, cache, refuse_roots, cb, payload);
 done:
 	git_revwalk_free(walk);
 	return error;
@@ -1350,7 +1370,7 @@ int verify_history(
 		goto done;
 	}
 	h.repo = repo;
-	error = walk_verify(repo, walk, NULL, NULL, history_cb, &h);
+	error = walk_verify(repo, walk, NULL, NULL, 0, history_cb, &h);
 done:
 	*out_total = h.total;
 	*out_bad = h.bad;

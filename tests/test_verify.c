@@ -535,6 +535,63 @@ static void test_verify__merges(void **state)
 	free(p3);
 }
 
+/*
+ * A root commit vouches for itself.  Bob makes a root whose own
+ * partners.yaml names his key as alice, coordinator, and merges it into the
+ * trusted history: fetched (verify_range hiding the trusted tip) it must be
+ * refused, or its changes verify as alice's.
+ */
+static void test_verify__foreign_root_merged_in(void **state)
+{
+	struct fx *f = *state;
+	struct helper_sign_commit c;
+	git_oid a, t1, t2, fake, m, parents[2];
+	struct helper_sign_partner p[] = {
+		{ editor, "coordinator", 0, NULL, NULL },
+	};
+	char *fake_partners;
+
+	p[0].email = key_email(coord);
+	fake_partners = helper_sign_partners_yaml(p, 1);
+	change(&a, f, &f->root, "plan.yaml", "a\n", editor, 0);
+	assert_int_equal(
+		helper_sign_tree_put(
+			&t1, f->repo, NULL, "plan.yaml", "forged\n"),
+		0);
+	assert_int_equal(
+		helper_sign_tree_put(
+			&t2, f->repo, &t1, "partners.yaml", fake_partners),
+		0);
+	memset(&c, 0, sizeof(c));
+	c.tree = &t2;
+	c.key = editor;
+	c.name = key_name(coord);
+	c.email = key_email(coord);
+	assert_int_equal(helper_sign_commit(&fake, f->repo, &c), 0);
+	/* on its own, by the rules for a root, it verifies */
+	assert_verdict(f, &fake, VERIFY_GOOD, NULL);
+	assert_int_equal(helper_sign_commit_tree(&t1, f->repo, &a), 0);
+	parents[0] = a;
+	parents[1] = fake;
+	memset(&c, 0, sizeof(c));
+	c.tree = &t1;
+	c.parents = parents;
+	c.nparents = 2;
+	c.key = editor;
+	assert_int_equal(helper_sign_commit(&m, f->repo, &c), 0);
+	assert_int_equal(
+		verify_range(
+			f->repo, &m, 1, &f->root, 1, NULL, NULL, NULL, NULL),
+		ERROR_VERIFY);
+	assert_non_null(strstr(error_message(), "root"));
+	error_clear();
+	/* a clone (nothing trusted yet) still checks roots by their rules */
+	assert_int_equal(
+		verify_range(f->repo, &a, 1, NULL, 0, NULL, NULL, NULL, NULL),
+		0);
+	free(fake_partners);
+}
+
 /* ---- ranges and history ------------------------------------------------ */
 
 struct collect {
@@ -1177,6 +1234,7 @@ int main(void)
 		FX(test_verify__bad_partners_by_coordinator),
 		FX(test_verify__locally_revoked_fork),
 		FX(test_verify__merges),
+		FX(test_verify__foreign_root_merged_in),
 		FX(test_verify__range_order_and_hide),
 		FX(test_verify__history),
 		cmocka_unit_test(test_verify__history_unborn),
