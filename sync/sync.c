@@ -327,54 +327,52 @@ scan(struct found *f, const char *dir, int locks, int temps, int depth)
 	return error;
 }
 
+#define FINISH_ENTRIES 16 /* reflog entries looked back over */
+
+static int seen_has(const struct found *seen, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < seen->n; i++)
+		if (strcmp(seen->v[i], path) == 0)
+			return 1;
+	return 0;
+}
+
 /*
- * Finish the work tree of a commit or merge whose ref moved but whose
- * process died before every changed file and index entry was written: for
- * each file the last reflog entry of HEAD's branch changed (old -> new), an
- * index entry still at old's blob is brought to new's, and so is the work
- * tree file when it still holds old's bytes (or is missing where old had
- * none).  A file whose index entry or bytes are neither old's nor new's
- * holds someone's edit and is left alone.
+ * One reflog entry old -> new of HEAD's branch: bring each file it changed
+ * (and no later entry did: `seen`) up to HEAD where the index still has
+ * old's blob; see finish_checkout.
  */
-static int finish_checkout(size_t *fixed, struct repo *repo)
+static int finish_entry(
+	int *changed,
+	struct repo *repo,
+	git_index *index,
+	git_tree *head_tree,
+	const git_oid *old_id,
+	const git_oid *new_id,
+	struct found *seen)
 {
 	git_repository *git = repo_git(repo);
-	git_reference *head = NULL;
-	git_reflog *log = NULL;
 	git_commit *oc = NULL, *nc = NULL;
 	git_tree *ot = NULL, *nt = NULL;
 	git_diff *diff = NULL;
-	git_index *index = NULL;
 	git_blob *blob = NULL;
-	const git_reflog_entry *e;
+	git_tree_entry *he = NULL;
 	const git_index_entry *ie;
 	const git_diff_delta *dd;
-	const git_oid *old_id, *new_id;
-	git_oid zero, work_id;
+	git_oid work_id;
 	char full[4096];
 	char *buf = NULL;
 	size_t len, i, n;
-	int rc, error = 0, changed = 0, work_state;
+	int rc, error = 0, work_state;
 
-	memset(&zero, 0, sizeof(zero));
-	rc = git_repository_head(&head, git);
-	if (rc < 0 || !git_reference_is_branch(head))
-		goto done; /* unborn or detached: nothing to finish */
-	if (git_reflog_read(&log, git, git_reference_name(head)) < 0 ||
-	    !(e = git_reflog_entry_byindex(log, 0)))
-		goto done;
-	old_id = git_reflog_entry_id_old(e);
-	new_id = git_reflog_entry_id_new(e);
-	if (git_oid_is_zero(old_id) || !git_reference_target(head) ||
-	    !git_oid_equal(new_id, git_reference_target(head)))
-		goto done;
-	if (git_commit_lookup(&oc, git, old_id) < 0 ||
+	if (git_oid_is_zero(old_id) ||
+	    git_commit_lookup(&oc, git, old_id) < 0 ||
 	    git_commit_lookup(&nc, git, new_id) < 0 ||
 	    git_commit_tree(&ot, oc) < 0 || git_commit_tree(&nt, nc) < 0)
-		goto done; /* an old tip we no longer have: nothing to do */
-	if ((rc = git_diff_tree_to_tree(&diff, git, ot, nt, NULL)) < 0 ||
-	    (rc = git_repository_index(&index, git)) < 0 ||
-	    (rc = git_index_read(index, 1)) < 0) {
+		goto done; /* a tip we no longer have: nothing to do */
+	if ((rc = git_diff_tree_to_tree(&diff, git, ot, nt, NULL)) < 0) {
 		error = repo_git_error(rc, "cannot check the work tree");
 		goto done;
 	}
@@ -384,8 +382,21 @@ static int finish_checkout(size_t *fixed, struct repo *repo)
 		const char *path = dd->new_file.path ? dd->new_file.path :
 						       dd->old_file.path;
 		const git_oid *ob = &dd->old_file.id, *nb = &dd->new_file.id;
-		int is_new_absent = git_oid_is_zero(nb);
+		int is_new_absent = git_oid_is_zero(nb), in_head;
 
+		if (seen_has(seen, path))
+			continue; /* a later entry decided it */
+		if ((error = found_add(seen, path)) < 0)
+			goto done;
+		/* HEAD must still hold what this entry wrote. */
+		git_tree_entry_free(he);
+		he = NULL;
+		in_head = git_tree_entry_bypath(&he, head_tree, path) == 0;
+		if (is_new_absent ?
+			    in_head :
+			    !in_head ||
+				    !git_oid_equal(git_tree_entry_id(he), nb))
+			continue;
 		ie = git_index_get_bypath(index, path, 0);
 		if (ie ? git_oid_equal(&ie->id, nb) : is_new_absent)
 			continue; /* the index has it */
@@ -425,7 +436,7 @@ static int finish_checkout(size_t *fixed, struct repo *repo)
 			if (work_state != 2) {
 				char *slash = strrchr(full, '/');
 
-				if ((rc = git_blob_lookup(&blob, git, nb)) < 0)
+				if (git_blob_lookup(&blob, git, nb) < 0)
 					continue;
 				*slash = '\0';
 				error = fsutil_mkdirs(full);
@@ -445,7 +456,77 @@ static int finish_checkout(size_t *fixed, struct repo *repo)
 			error = repo_git_error(rc, path);
 			goto done;
 		}
-		changed++;
+		(*changed)++;
+	}
+done:
+	free(buf);
+	git_tree_entry_free(he);
+	git_blob_free(blob);
+	git_diff_free(diff);
+	git_tree_free(ot);
+	git_tree_free(nt);
+	git_commit_free(oc);
+	git_commit_free(nc);
+	return error;
+}
+
+/*
+ * Finish the work tree of commits or merges whose ref moved but whose
+ * process died before every changed file and index entry was written.
+ * Over the last FINISH_ENTRIES reflog entries of HEAD's branch (old ->
+ * new), newest first, each file an entry changed (and no later one did)
+ * whose index entry is still at old's blob while HEAD holds new's is
+ * brought to new's, with the work tree file when it still holds old's
+ * bytes (or is missing where old had none).  A file whose index entry or
+ * bytes are neither old's nor new's holds someone's edit: left alone.
+ * Only entries of commits and merges count; the look back stops at any
+ * other (a reset, a checkout: they may leave the index behind on purpose).
+ */
+static int finish_checkout(size_t *fixed, struct repo *repo)
+{
+	git_repository *git = repo_git(repo);
+	git_reference *head = NULL;
+	git_reflog *log = NULL;
+	git_commit *hc = NULL;
+	git_tree *ht = NULL;
+	git_index *index = NULL;
+	const git_reflog_entry *e;
+	const char *msg;
+	struct found seen = { NULL, 0, 0 };
+	size_t i, n;
+	int rc, error = 0, changed = 0;
+
+	rc = git_repository_head(&head, git);
+	if (rc < 0 || !git_reference_is_branch(head) ||
+	    !git_reference_target(head))
+		goto done; /* unborn or detached: nothing to finish */
+	if (git_reflog_read(&log, git, git_reference_name(head)) < 0 ||
+	    !(n = git_reflog_entrycount(log)))
+		goto done;
+	if (git_commit_lookup(&hc, git, git_reference_target(head)) < 0 ||
+	    git_commit_tree(&ht, hc) < 0)
+		goto done;
+	if ((rc = git_repository_index(&index, git)) < 0 ||
+	    (rc = git_index_read(index, 1)) < 0) {
+		error = repo_git_error(rc, "cannot read the index");
+		goto done;
+	}
+	for (i = 0; i < n && i < FINISH_ENTRIES; i++) {
+		e = git_reflog_entry_byindex(log, i);
+		msg = git_reflog_entry_message(e);
+		/*
+		 * Only commits and merges (plansync's and git's own words):
+		 * a reset or checkout that left the index behind on purpose
+		 * (git reset --soft) ends the look back.
+		 */
+		if (!msg || (strncmp(msg, "commit", 6) != 0 &&
+			     strncmp(msg, "merge ", 6) != 0))
+			break;
+		if ((error = finish_entry(
+			     &changed, repo, index, ht,
+			     git_reflog_entry_id_old(e),
+			     git_reflog_entry_id_new(e), &seen)) < 0)
+			goto done;
 	}
 	if (changed && (rc = git_index_write(index)) < 0) {
 		error = repo_git_error(rc, "cannot write the index");
@@ -454,14 +535,12 @@ static int finish_checkout(size_t *fixed, struct repo *repo)
 	if (fixed)
 		*fixed += (size_t)changed;
 done:
-	free(buf);
-	git_blob_free(blob);
+	for (i = 0; i < seen.n; i++)
+		free(seen.v[i]);
+	free(seen.v);
 	git_index_free(index);
-	git_diff_free(diff);
-	git_tree_free(ot);
-	git_tree_free(nt);
-	git_commit_free(oc);
-	git_commit_free(nc);
+	git_tree_free(ht);
+	git_commit_free(hc);
 	git_reflog_free(log);
 	git_reference_free(head);
 	return error;

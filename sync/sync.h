@@ -99,13 +99,16 @@ int sync_run(
  *     the git dir's plansync/ folder;
  *   - a half-done work tree: commits and merges move the branch first and
  *     then write the changed files and index entries, so a kill in between
- *     leaves files at the previous commit.  For each file the last reflog
- *     entry of HEAD's branch changed (old -> new), an index entry still at
- *     old's blob is brought to new's, with the file when it still holds
- *     old's bytes (or is missing where old had none).  A file whose index
- *     entry or bytes are neither old's nor new's is someone's edit and is
- *     left alone.  (Run before any other write, the last reflog entry is
- *     the interrupted one.)
+ *     leaves files at the previous commit.  Over the last 16 reflog entries
+ *     of HEAD's branch (old -> new), newest first, each file an entry
+ *     changed (and no later entry did) whose index entry is still at old's
+ *     blob while HEAD holds new's is brought to new's, with the work tree
+ *     file when it still holds old's bytes (or is missing where old had
+ *     none).  A file whose index entry or bytes are neither old's nor
+ *     new's is someone's edit and is left alone.  Only commit and merge
+ *     entries count: the look back stops at a reset or checkout (git reset
+ *     --soft leaves the index behind on purpose).  So a merge killed
+ *     half-way is finished even after later commits.
  * *out_removed (may be NULL) counts what was removed or repaired.  Never fails
  * for a file it cannot remove; returns an error only for paths too long.
  */

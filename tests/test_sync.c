@@ -182,8 +182,16 @@ static void test_sync__recover_finishes_a_half_written_work_tree(void **state)
 	char path[512], full[1024];
 	struct repo *repo;
 	git_index *index = NULL;
-	git_object *prev = NULL;
+	git_object *prev = NULL, *prev2 = NULL;
 	git_checkout_options co;
+	struct commit_file pf;
+	static const char plan2[] = "schema: plansync/1\n"
+				    "title: Test plan, renamed\n"
+				    "partnership: Test partnership\n"
+				    "updated: 2026\n"
+				    "priorities:\n"
+				    "  - id: P1\n"
+				    "    title: Everything\n";
 	char *paths[] = { (char *)"actions/P1/P1-A1.yaml" };
 	char *buf = NULL;
 	size_t len, fixed = 0;
@@ -209,6 +217,25 @@ static void test_sync__recover_finishes_a_half_written_work_tree(void **state)
 	free(buf);
 	buf = NULL;
 
+	/* Half-written, then another commit on top: still finished. */
+	set_status(repo, "planned");
+	assert_int_equal(
+		git_revparse_single(&prev2, repo_git(repo), "HEAD~1"), 0);
+	assert_int_equal(git_checkout_tree(repo_git(repo), prev2, &co), 0);
+	pf.path = "plan.yaml";
+	pf.buf = plan2;
+	pf.len = strlen(plan2);
+	assert_int_equal(commit_files(NULL, repo, coord, &pf, 1, "title"), 0);
+	assert_int_not_equal(status_flags(repo, paths[0]), 0);
+	fixed = 0;
+	assert_int_equal(sync_recover(&fixed, repo), 0);
+	assert_int_equal(fixed, 1);
+	assert_int_equal(status_flags(repo, paths[0]), 0);
+	assert_int_equal(fsutil_read_file(&buf, &len, full, 4096), 0);
+	assert_non_null(strstr(buf, "status: planned"));
+	free(buf);
+	buf = NULL;
+
 	/* Someone's edit of the file is theirs: left as it is. */
 	set_status(repo, "on-hold");
 	assert_int_equal(
@@ -224,6 +251,7 @@ static void test_sync__recover_finishes_a_half_written_work_tree(void **state)
 	free(buf);
 	git_index_free(index);
 	git_object_free(prev);
+	git_object_free(prev2);
 	repo_free(repo);
 }
 

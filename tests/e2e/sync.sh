@@ -242,6 +242,12 @@ sed -i 's/^timescale: .*/timescale: Mine/' coord/actions/P7/P7-A1.yaml
 expect_as 0 "sync with an edit not committed elsewhere" coord -C coord sync
 grep -q "timescale: Mine" coord/actions/P7/P7-A1.yaml && ok "an edit not committed is left alone" || notok "sync overwrote an edit"
 git -C coord checkout -q -- actions/P7/P7-A1.yaml
+# ... and so is what git reset --soft leaves staged on purpose.
+expect_as 0 "an edit to take back" coord -C coord set P7-A1 timescale "Winter 2025"
+git -C coord reset -q --soft HEAD~1
+expect_as 0 "sync after git reset --soft" coord -C coord sync
+git -C coord diff --cached --name-only | grep -q P7-A1 && ok "the soft reset's staged change stays" || notok "sync undid git reset --soft"
+git -C coord reset -q --hard HEAD
 # A git process working in the repository keeps its lock.
 (cd coord && exec git hash-object --stdin </dev/zero >/dev/null 2>&1) &
 gp=$!
