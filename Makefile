@@ -6,6 +6,7 @@
 #   make check      the same under ASan + UBSan (built in build-san/)
 #   make demo       deps, build, then run the three-partner demo in ./demo
 #   make bench      deps, build, then the benchmarks (results in bench/out/)
+#   make stress     the SIGKILL crash campaign, 500 kills
 #   make fuzz       libFuzzer targets with clang (build-fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -69,7 +70,7 @@ BENCH_SRC = $(sort $(wildcard bench/*.c))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps test test-run check demo demo-run bench bench-run fuzz banned-check \
-	install clean format format-check tests
+	install clean format format-check tests stress
 
 all: plansync
 
@@ -145,7 +146,14 @@ demo: deps
 
 demo-run: $(BUILD)/plansync
 	cp $(BUILD)/plansync plansync
+	rm -rf demo
 	./plansync demo demo
+
+# The SIGKILL campaign of make test (50 kills) at 500 kills.
+stress: deps
+	@$(MAKE) --no-print-directory $(BUILD)/plansync
+	PLANSYNC_BIN=$(CURDIR)/$(BUILD)/plansync PLANSYNC_TOP=$(CURDIR) \
+		sh tests/e2e/crash.sh 500
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
