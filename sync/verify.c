@@ -1076,12 +1076,42 @@ static size_t thread_count(void)
 	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (size_t)n;
 }
 
+static int check_merge(struct verify_result *r, git_repository *repo);
+
+/*
+ * 1 if the two parents of a merge hold different partners.yaml: then which
+ * one the merge keeps matters, and taking either unchanged is no change
+ * for job_rules (so needs no coordinator) even where the field merge would
+ * keep the other side's revocation or role change.
+ */
+static int partners_differ(
+	int *out,
+	struct verify_cache *cache,
+	git_repository *repo,
+	git_odb *odb,
+	const git_oid parents[2])
+{
+	enum pstate s1, s2;
+	git_oid b1, b2;
+	int error;
+
+	memset(&b1, 0, sizeof(b1));
+	memset(&b2, 0, sizeof(b2));
+	if ((error = commit_state(&s1, &b1, cache, repo, odb, &parents[0])) <
+		    0 ||
+	    (error = commit_state(&s2, &b2, cache, repo, odb, &parents[1])) < 0)
+		return error;
+	*out = s1 != s2 || (s1 == PS_BLOB && !git_oid_equal(&b1, &b2));
+	return 0;
+}
+
 static int walk_verify(
 	git_repository *repo,
 	git_revwalk *walk,
 	const struct verify_options *opts,
 	struct verify_cache *cache,
 	int refuse_roots,
+	int check_merges,
 	verify_cb cb,
 	void *payload)
 {
@@ -1134,6 +1164,17 @@ static int walk_verify(
 					"history: only its own partners.yaml "
 					"vouches for its signer %s",
 					r->fingerprint);
+			if (check_merges && r->verdict == VERIFY_GOOD &&
+			    jobs[i].info.nparents == 2) {
+				int differ = 0;
+
+				if ((error = partners_differ(
+					     &differ, cache, repo, odb,
+					     jobs[i].info.parents)) < 0 ||
+				    (differ &&
+				     (error = check_merge(r, repo)) < 0))
+					goto done;
+			}
 			job_release(&jobs[i]);
 			if (cb) {
 				if ((error = cb(r, payload)) != 0)
@@ -1216,7 +1257,8 @@ int verify_range(
 			    git_graph_descendant_of(repo, &tips[i], &hide[j]) ==
 				    1)
 				refuse_roots = 1;
-	error = walk_verify(repo, walk, opts, cache, refuse_roots, cb, payload);
+	error = walk_verify(
+		repo, walk, opts, cache, refuse_roots, 1, cb, payload);
 done:
 	git_revwalk_free(walk);
 	return error;
@@ -1370,7 +1412,7 @@ int verify_history(
 		goto done;
 	}
 	h.repo = repo;
-	error = walk_verify(repo, walk, NULL, NULL, 0, history_cb, &h);
+	error = walk_verify(repo, walk, NULL, NULL, 0, 0, history_cb, &h);
 done:
 	*out_total = h.total;
 	*out_bad = h.bad;

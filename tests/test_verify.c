@@ -592,6 +592,47 @@ static void test_verify__foreign_root_merged_in(void **state)
 	free(fake_partners);
 }
 
+/*
+ * The coordinator revokes carol on one side; bob's merge keeps the other
+ * side's partners.yaml (no change against that parent, so no coordinator
+ * needed) and so undoes the revocation; carol then signs on top.  The field
+ * merge of partners.yaml revokes carol: a fetch (verify_range) must refuse
+ * the merge, as plansync verify does.
+ */
+static void test_verify__merge_undoes_revocation(void **state)
+{
+	struct fx *f = *state;
+	struct helper_sign_commit c;
+	git_oid base, left, right, t, m, after, parents[2];
+	char *p2 = partners_std(1);
+
+	change(&base, f, &f->root, "plan.yaml",
+	       "schema: plansync/1\ntitle: T\npartnership: P\nupdated: U\n"
+	       "priorities:\n  - id: P1\n    title: T1\n",
+	       coord, 0);
+	change(&left, f, &base, "notes.txt", "left\n", editor, 0);
+	change(&right, f, &base, "partners.yaml", p2, coord, 0);
+	assert_int_equal(helper_sign_commit_tree(&t, f->repo, &left), 0);
+	parents[0] = left;
+	parents[1] = right;
+	memset(&c, 0, sizeof(c));
+	c.tree = &t;
+	c.parents = parents;
+	c.nparents = 2;
+	c.key = editor;
+	assert_int_equal(helper_sign_commit(&m, f->repo, &c), 0);
+	change(&after, f, &m, "notes.txt", "carol\n", carol, 0);
+	assert_int_equal(
+		verify_range(
+			f->repo, &after, 1, &f->root, 1, NULL, NULL, NULL,
+			NULL),
+		ERROR_VERIFY);
+	if (!strstr(error_message(), "merge-edit: partners.yaml"))
+		fail_msg("message: %s", error_message());
+	error_clear();
+	free(p2);
+}
+
 /* ---- ranges and history ------------------------------------------------ */
 
 struct collect {
@@ -1235,6 +1276,7 @@ int main(void)
 		FX(test_verify__locally_revoked_fork),
 		FX(test_verify__merges),
 		FX(test_verify__foreign_root_merged_in),
+		FX(test_verify__merge_undoes_revocation),
 		FX(test_verify__range_order_and_hide),
 		FX(test_verify__history),
 		cmocka_unit_test(test_verify__history_unborn),
