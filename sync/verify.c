@@ -1110,13 +1110,14 @@ static int walk_verify(
 	git_revwalk *walk,
 	const struct verify_options *opts,
 	struct verify_cache *cache,
-	int refuse_roots,
+	int max_roots,
 	int check_merges,
 	verify_cb cb,
 	void *payload)
 {
 	struct verify_cache *own = NULL;
 	struct job *jobs = NULL;
+	int roots = 0;
 	git_odb *odb = NULL;
 	size_t n = 0, i, nthreads = thread_count();
 	git_oid id;
@@ -1157,12 +1158,15 @@ static int walk_verify(
 			if ((error = job_rules(
 				     &jobs[i], repo, odb, opts, cache)) < 0)
 				goto done;
-			if (refuse_roots && r->verdict == VERIFY_GOOD &&
-			    jobs[i].info.nparents == 0)
+			if (r->verdict == VERIFY_GOOD &&
+			    jobs[i].info.nparents == 0 && max_roots >= 0 &&
+			    roots++ >= max_roots)
 				set_bad(r, VERIFY_UNKNOWN_KEY,
-					"root commit outside the trusted "
-					"history: only its own partners.yaml "
-					"vouches for its signer %s",
+					"%s root commit: only its own "
+					"partners.yaml vouches for its signer "
+					"%s",
+					max_roots ? "a second" :
+						    "an untrusted (new)",
 					r->fingerprint);
 			if (check_merges && r->verdict == VERIFY_GOOD &&
 			    jobs[i].info.nparents == 2) {
@@ -1229,7 +1233,7 @@ int verify_range(
 	git_revwalk *walk = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t i, j;
-	int refuse_roots = 0;
+	int max_roots = 0;
 	int error;
 
 	if ((error = walk_new(&walk, repo)) < 0)
@@ -1247,18 +1251,20 @@ int verify_range(
 			goto done;
 		}
 	/*
-	 * A tip that builds on trusted history must not bring a root of its
-	 * own: a root vouches for itself (its own partners.yaml), so one
-	 * merged in could name any signer a coordinator under any email.
+	 * A root vouches for itself (its own partners.yaml), so one merged
+	 * into a plan's history could name any signer a coordinator under any
+	 * email.  A plan's history has one root (merges of unrelated plans
+	 * are refused): a tip that builds on trusted (hidden) commits may
+	 * bring none, any other single tip at most one.
 	 */
-	for (i = 0; i < ntips && !refuse_roots; i++)
-		for (j = 0; j < nhide && !refuse_roots; j++)
+	max_roots = ntips == 1 ? 1 : -1; /* one history has one root */
+	for (i = 0; i < ntips && max_roots != 0; i++)
+		for (j = 0; j < nhide && max_roots != 0; j++)
 			if (git_oid_equal(&tips[i], &hide[j]) ||
 			    git_graph_descendant_of(repo, &tips[i], &hide[j]) ==
 				    1)
-				refuse_roots = 1;
-	error = walk_verify(
-		repo, walk, opts, cache, refuse_roots, 1, cb, payload);
+				max_roots = 0;
+	error = walk_verify(repo, walk, opts, cache, max_roots, 1, cb, payload);
 done:
 	git_revwalk_free(walk);
 	return error;
@@ -1412,7 +1418,7 @@ int verify_history(
 		goto done;
 	}
 	h.repo = repo;
-	error = walk_verify(repo, walk, NULL, NULL, 0, 0, history_cb, &h);
+	error = walk_verify(repo, walk, NULL, NULL, -1, 0, history_cb, &h);
 done:
 	*out_total = h.total;
 	*out_bad = h.bad;

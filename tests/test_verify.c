@@ -585,6 +585,12 @@ static void test_verify__foreign_root_merged_in(void **state)
 		ERROR_VERIFY);
 	assert_non_null(strstr(error_message(), "root"));
 	error_clear();
+	/* nor may a clone take in a history with two roots */
+	assert_int_equal(
+		verify_range(f->repo, &m, 1, NULL, 0, NULL, NULL, NULL, NULL),
+		ERROR_VERIFY);
+	assert_non_null(strstr(error_message(), "root"));
+	error_clear();
 	/* a clone (nothing trusted yet) still checks roots by their rules */
 	assert_int_equal(
 		verify_range(f->repo, &a, 1, NULL, 0, NULL, NULL, NULL, NULL),
