@@ -88,7 +88,7 @@ else
 	BIG=10000 BIGE=1000 SMALL=1000 LARGE=100000
 fi
 
-echo "## merge: plansync merge vs stock git merge"
+echo "### plansync merge vs stock git merge"
 echo
 echo "Divergent signed histories, one commit per edited action; 30% of the"
 echo "edited actions edited on both sides (half the same field, a fifth both"
