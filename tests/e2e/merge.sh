@@ -298,6 +298,14 @@ cp "$T/g-a/actions/P2/P2-A1.yaml" "$T/ours.yaml"
 ps merge-driver "$T/g-a/actions/P2/P2-A1.yaml" "$T/ours.yaml" "$T/bad.yaml" actions/P2/P2-A1.yaml
 check "$rc" 1 "driver: invalid YAML on a side fails"
 cmp -s "$T/ours.yaml" "$T/g-a/actions/P2/P2-A1.yaml" && ok "driver: ours untouched on failure" || notok "driver: ours changed"
+# The same new action ID added on both sides: the driver cannot add a file
+# for the renumbered one, so it fails and names plansync merge.
+: >"$T/empty.yaml"
+cp "$T/g-a/actions/P2/P2-A1.yaml" "$T/new-a.yaml"
+sed 's/^timescale: .*/timescale: Other side/' "$T/g-a/actions/P2/P2-A1.yaml" >"$T/new-b.yaml"
+ps merge-driver "$T/empty.yaml" "$T/new-a.yaml" "$T/new-b.yaml" actions/P2/P2-A1.yaml
+check "$rc" 1 "driver: same new ID on both sides fails"
+err_has "plansync merge" "driver: points to plansync merge"
 ps merge-driver a b c
 check "$rc" 2 "driver: wrong arguments are a usage error"
 
