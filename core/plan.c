@@ -340,11 +340,42 @@ static int is_text(const struct doc_node *n)
 			      doc_is_bool_word(n->str, n->len)));
 }
 
+/*
+ * The first control character in valid UTF-8 text other than tab and
+ * newline (C0, DEL, C1), or -1.  A YAML escape ("\e", "\x9b", "\r")
+ * makes one the file's bytes do not show, and it would reach the terminal
+ * of whoever shows, logs or blames the value.
+ */
+static long control_char(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') ||
+		    s[i] == 0x7F)
+			return s[i];
+		if (s[i] == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 &&
+		    s[i + 1] <= 0x9F)
+			return s[i + 1];
+	}
+	return -1;
+}
+
 static int
 want_text(const struct ctx *c, const struct doc_node *n, const char *key)
 {
-	if (is_text(n))
+	long cc;
+
+	if (is_text(n)) {
+		if ((cc = control_char(n->str, n->len)) >= 0)
+			return bad(
+				c, n,
+				"'%s' holds a control character (U+%04X); only "
+				"tab and newline are allowed",
+				key, (unsigned)cc);
 		return 0;
+	}
 	if (n->kind == DOC_SCALAR && n->len == 0)
 		return bad(
 			c, n, "'%s' is empty (null); write \"\" for no text",
@@ -1871,9 +1902,14 @@ done:
 static int text_value_ok(const char *what, const char *value, int nonempty)
 {
 	size_t len = strlen(value);
+	long cc;
 
 	if (!doc_utf8_valid(value, len))
 		return error_set(ERROR_INVALID, "%s is not valid UTF-8", what);
+	if ((cc = control_char(value, len)) >= 0)
+		return error_set(
+			ERROR_INVALID, "%s holds a control character (U+%04X)",
+			what, (unsigned)cc);
 	if (len > DOC_MAX_SCALAR)
 		return error_set(
 			ERROR_INVALID, "%s is longer than 1 MiB", what);

@@ -602,6 +602,10 @@ static void test_plan__validation_errors(void **state)
 		{ PLAN_FILE_ACTION, A,
 		  "id: P1-A1\npriority: P1\nstatus: done\n",
 		  "actions/P1/P1-A1.yaml:1:1:", "an action lacks 'action'" },
+		{ PLAN_FILE_ACTION, A,
+		  "id: P1-A1\npriority: P1\naction: \"a\\e[2Jb\"\n",
+		  "actions/P1/P1-A1.yaml:3:9:",
+		  "'action' holds a control character (U+001B)" },
 		{ PLAN_FILE_ACTION, A, ACTION_HEAD,
 		  "actions/P1/P1-A1.yaml:1:1:", "an action lacks 'status'" },
 		{ PLAN_FILE_ACTION, A, "- id: P1-A1\n",
@@ -940,6 +944,19 @@ static void test_plan__field_set(void **state)
 		plan_field_set(a, "information", "Line one\nline two"), 0);
 	assert_int_equal(plan_field_set(a, "action", ""), ERROR_INVALID);
 	assert_int_equal(plan_field_set(a, "action", "caf\xc3"), ERROR_INVALID);
+	/* control characters (terminal escapes) but tab and newline */
+	assert_int_equal(
+		plan_field_set(a, "action", "a\x1b[2Jb"), ERROR_INVALID);
+	assert_int_equal(
+		plan_field_set(a, "updates/u1/text", "a\rb"), ERROR_INVALID);
+	assert_int_equal(
+		plan_field_set(
+			a, "action",
+			"a\xc2\x9b"
+			"2Jb"),
+		ERROR_INVALID);
+	assert_int_equal(
+		plan_field_set(a, "timescale", "a\x7f"), ERROR_INVALID);
 	assert_int_equal(plan_field_set(a, "timescale", "yes"), 0);
 	assert_int_equal(plan_field_set(a, "updates/u2/date", "2023-02-28"), 0);
 	assert_int_equal(
