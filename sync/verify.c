@@ -345,6 +345,16 @@ static int commit_parse(struct commit_info *info, const char *buf, size_t len)
 	    memchr(gt + 1, '>', (size_t)(eol - gt - 1)) ||
 	    memchr(p, '>', (size_t)(lt - p)))
 		return -1;
+	/*
+	 * log and blame print the author's name and email: no control
+	 * characters (C0, DEL, C1 in UTF-8) that would reach a terminal.
+	 */
+	for (q = p; q < eol; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7F ||
+		    ((unsigned char)*q == 0xC2 && q + 1 < eol &&
+		     (unsigned char)q[1] >= 0x80 &&
+		     (unsigned char)q[1] <= 0x9F))
+			return -1;
 	info->author_email = lt + 1;
 	info->author_email_len = (size_t)(gt - lt - 1);
 	return 0;
@@ -709,7 +719,7 @@ static int job_split(struct job *j, const char *raw, size_t raw_len)
 			return error;
 		set_bad(&j->res, VERIFY_MALFORMED,
 			"commit headers are not tree, parents, author "
-			"with one <email>");
+			"with one <email> and no control characters");
 		return 0;
 	}
 	j->bad = 0;

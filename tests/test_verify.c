@@ -350,6 +350,19 @@ static void test_verify__author_two_emails(void **state)
 	assert_string_equal(git_commit_author(commit)->email, key_email(coord));
 	git_commit_free(commit);
 	assert_verdict(f, &id, VERIFY_MALFORMED, "author");
+	/* log and blame print the author's name: no terminal escapes */
+	c.name = "Bob \x1b[2J";
+	c.email = NULL;
+	assert_int_equal(helper_sign_commit(&id, f->repo, &c), 0);
+	assert_verdict(f, &id, VERIFY_MALFORMED, "author");
+	c.name = "Bob \xc2\x9b"
+		 "2J";
+	assert_int_equal(helper_sign_commit(&id, f->repo, &c), 0);
+	assert_verdict(f, &id, VERIFY_MALFORMED, "author");
+	c.name = "B\xc3\xb6"
+		 "b";
+	assert_int_equal(helper_sign_commit(&id, f->repo, &c), 0);
+	assert_verdict(f, &id, VERIFY_GOOD, NULL);
 }
 
 static void test_verify__editor_changes_partners(void **state)
