@@ -1428,7 +1428,7 @@ int verify_history(
 		goto done;
 	}
 	h.repo = repo;
-	error = walk_verify(repo, walk, NULL, NULL, -1, 0, history_cb, &h);
+	error = walk_verify(repo, walk, NULL, NULL, 1, 0, history_cb, &h);
 done:
 	*out_total = h.total;
 	*out_bad = h.bad;
