@@ -1389,7 +1389,8 @@ int merge_actions(
 		if (r.renumber)
 			losers[nl++] = r.renumber;
 	}
-	memcpy(taken + ntaken, unchanged, nunchanged * sizeof(*taken));
+	if (nunchanged)
+		memcpy(taken + ntaken, unchanged, nunchanged * sizeof(*taken));
 	ntaken += nunchanged;
 	if ((error = merge_renumber_all(&rep, losers, nl, taken, ntaken)) < 0)
 		goto done;

@@ -768,6 +768,39 @@ static void test_merge__renumber_many_in_id_order(void **state)
 	doc_free(a[2]);
 }
 
+/* No unchanged actions: NULL with a count of 0 is valid (memcpy from NULL is
+ * not, which UBSan caught in make check). */
+static void test_merge__merge_actions_no_unchanged(void **state)
+{
+	static const char tmpl[] =
+		"id: P1-A1\npriority: P1\naction: %s\ninformation: \"\"\n"
+		"status: planned\ntimescale: T\nresponsible: []\n"
+		"updates: []\n";
+	char buf[512];
+	struct doc_node *b, *o;
+	struct merge_action_in in[1];
+	struct merge_action_out *res = NULL;
+	size_t n = 0;
+	struct table tab;
+	struct merge_ctx ctx = { table_who, &tab, NULL };
+	(void)state;
+	table_init(&tab);
+	snprintf(buf, sizeof(buf), tmpl, "Base");
+	b = load(PLAN_FILE_ACTION, buf);
+	snprintf(buf, sizeof(buf), tmpl, "Ours");
+	o = load(PLAN_FILE_ACTION, buf);
+	in[0].id = "P1-A1";
+	in[0].base = b;
+	in[0].ours = o;
+	in[0].theirs = b;
+	assert_int_equal(merge_actions(&res, &n, in, 1, NULL, 0, &ctx), 0);
+	assert_int_equal(n, 1);
+	expect_field(res[0].doc, "action", "Ours");
+	merge_actions_free(res, n);
+	doc_free(b);
+	doc_free(o);
+}
+
 static void test_merge__merge_actions_renumbers_past_unchanged(void **state)
 {
 	static const char tmpl[] =
@@ -2683,6 +2716,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge__one_side_changes_taken),
+		cmocka_unit_test(test_merge__merge_actions_no_unchanged),
 		cmocka_unit_test(test_merge__same_change_both_sides),
 		cmocka_unit_test(test_merge__scalar_conflict_later_wins),
 		cmocka_unit_test(test_merge__time_tie_larger_commit_wins),
