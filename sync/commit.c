@@ -318,10 +318,10 @@ static int check_out_root(struct repo *repo)
 
 /* ---- the journal -------------------------------------------------------- */
 
-static int write_journal(
+int commit_journal_write(
 	struct repo *repo,
 	const char *hex,
-	const struct commit_file *files,
+	const char *const *paths,
 	size_t n)
 {
 	char path[4096];
@@ -330,13 +330,13 @@ static int write_journal(
 	int error;
 
 	for (i = 0; i < n; i++)
-		len += strlen(files[i].path) + 1;
+		len += strlen(paths[i]) + 1;
 	if (!(buf = malloc(len + 1)))
 		return error_nomem();
 	at = (size_t)snprintf(buf, len + 1, "commit %s\n", hex);
 	for (i = 0; i < n; i++)
 		at += (size_t)snprintf(
-			buf + at, len + 1 - at, "%s\n", files[i].path);
+			buf + at, len + 1 - at, "%s\n", paths[i]);
 	if ((error = repo_git_path(path, sizeof(path), repo, "plansync")) < 0 ||
 	    (error = fsutil_mkdirs(path)) < 0 ||
 	    (error = repo_git_path(
@@ -348,7 +348,26 @@ done:
 	return error;
 }
 
-static int drop_journal(struct repo *repo)
+static int write_journal(
+	struct repo *repo,
+	const char *hex,
+	const struct commit_file *files,
+	size_t n)
+{
+	const char **paths = NULL;
+	size_t i;
+	int error;
+
+	if (n && !(paths = calloc(n, sizeof(*paths))))
+		return error_nomem();
+	for (i = 0; i < n; i++)
+		paths[i] = files[i].path;
+	error = commit_journal_write(repo, hex, paths, n);
+	free(paths);
+	return error;
+}
+
+int commit_journal_drop(struct repo *repo)
 {
 	char path[4096];
 	int error;
@@ -569,14 +588,15 @@ int commit_files(
 		goto done;
 	}
 	journal = 0;
-	if ((error = drop_journal(repo)) < 0)
+	if ((error = commit_journal_drop(repo)) < 0)
 		goto done;
 	history_index_refresh(repo);
 	if (out_id)
 		memcpy(out_id, hex, sizeof(hex));
 done:
 	if (journal && error < 0 && !moved)
-		drop_journal(repo); /* the branch did not move: nothing to do */
+		commit_journal_drop(
+			repo); /* the branch did not move: nothing to do */
 	free(ch);
 	free(msg);
 	free(logmsg);

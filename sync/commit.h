@@ -60,4 +60,17 @@ int commit_files(
 	size_t n,
 	const char *message);
 
+/*
+ * The journal that lets the next plansync command finish a work tree left
+ * half-written by a process killed after the branch moved (repo_recover):
+ * write it, naming the new commit (hex) and the paths it changes, before
+ * moving the branch; drop it once the work tree and index follow.
+ */
+int commit_journal_write(
+	struct repo *repo,
+	const char *hex,
+	const char *const *paths,
+	size_t n);
+int commit_journal_drop(struct repo *repo);
+
 #endif

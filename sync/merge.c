@@ -5,6 +5,7 @@
 #include "merge.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "core/merge.h"
 #include "core/plan.h"
 #include "core/sshsig.h"
+#include "history.h"
 #include "repo.h"
 #include "signers.h"
 #include "verify.h"
@@ -219,6 +221,23 @@ static void fchanges_release(struct fchanges *c)
 	free(c->v);
 	c->v = NULL;
 	c->n = c->cap = 0;
+}
+
+/* The journal of sync/commit, naming the changed paths. */
+static int
+write_journal(struct repo *repo, const char *hex, const struct fchanges *ch)
+{
+	const char **paths = NULL;
+	size_t i;
+	int error;
+
+	if (ch->n && !(paths = calloc(ch->n, sizeof(*paths))))
+		return error_nomem();
+	for (i = 0; i < ch->n; i++)
+		paths[i] = ch->v[i].path;
+	error = commit_journal_write(repo, hex, paths, ch->n);
+	free(paths);
+	return error;
 }
 
 static int fchange_cmp(const void *a, const void *b)
@@ -1964,7 +1983,7 @@ int syncmerge_commit(
 	git_oid ours, base, tree_id, new_id, pb[3];
 	char *msg = NULL, logmsg[512];
 	size_t nrevoked = 0;
-	int rc, error, coordinator = 0, h0, h1, h2;
+	int rc, error, coordinator = 0, h0, h1, h2, journal = 0, moved = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = SYNCMERGE_UP_TO_DATE;
@@ -2082,6 +2101,13 @@ int syncmerge_commit(
 	}
 	out->stats.files = ch.n;
 
+	/* The journal first: a death once the branch has moved leaves the
+	 * work tree for the next plansync command to finish (repo_recover),
+	 * so it is never mistaken for hand edits. */
+	git_oid_tostr(out->commit, sizeof(out->commit), &new_id);
+	if ((error = write_journal(repo, out->commit, &ch)) < 0)
+		goto done;
+	journal = 1;
 	rc = git_reference_create_matching(
 		&ref, git, head.refname, &new_id, 1, &ours, logmsg);
 	if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
@@ -2095,7 +2121,9 @@ int syncmerge_commit(
 		error = git_fail(rc, head.refname);
 		goto done;
 	}
-	git_oid_tostr(out->commit, sizeof(out->commit), &new_id);
+	moved = 1;
+	if (getenv("PLANSYNC_TEST_DIE_AFTER_REF"))
+		raise(SIGKILL); /* tests/e2e/crash.sh: the worst moment */
 	if ((error = update_work(repo, git, index, &ch)) < 0 ||
 	    (error = signers_refresh(repo)) < 0) {
 		char why[512];
@@ -2103,12 +2131,18 @@ int syncmerge_commit(
 		snprintf(why, sizeof(why), "%s", error_message());
 		error = error_set(
 			error,
-			"merged as %.12s, but the work tree was not updated: "
-			"%s",
+			"merged as %.12s, but the work tree was not updated "
+			"(the next plansync command will): %s",
 			out->commit, why);
 		goto done;
 	}
+	journal = 0;
+	if ((error = commit_journal_drop(repo)) < 0)
+		goto done;
+	history_index_refresh(repo);
 done:
+	if (journal && !moved)
+		commit_journal_drop(repo); /* the branch did not move */
 	free(msg);
 	free(revoked);
 	fchanges_release(&ch);
