@@ -55,10 +55,13 @@ fail() {
 	bad=$((bad + 1))
 }
 
-# Until COUNT kills have landed on a running plansync (at most 3 x COUNT
-# tries: one that finished before its kill counts as a try only).
+# Until COUNT kills have landed on a running plansync (at most 10 x COUNT
+# tries: one that finished before its kill counts as a try only).  The
+# window narrows (scale, in percent) after each kill that came too late,
+# so a fast machine still gets its kills, and widens again after a hit.
 i=0
-while [ $kills -lt "$COUNT" ] && [ $i -lt $((COUNT * 3)) ]; do
+scale=100
+while [ $kills -lt "$COUNT" ] && [ $i -lt $((COUNT * 10)) ]; do
 	i=$((i + 1))
 	op=$(($(rand) % 4))
 	[ $op -ge 2 ] && partner_work
@@ -76,7 +79,7 @@ while [ $kills -lt "$COUNT" ] && [ $i -lt $((COUNT * 3)) ]; do
 	pre_b=$(git -C b rev-parse HEAD)
 	# A random moment while it runs (a commit takes ~100 ms here, a
 	# merge a little more, a sync ~200 ms).
-	delay=$(awk -v r="$(rand)" -v w="$win" 'BEGIN { printf "%.3f", (r % w) / 1000 }')
+	delay=$(awk -v r="$(rand)" -v w="$win" -v s="$scale" 'BEGIN { w = int(w * s / 100); if (w < 2) w = 2; printf "%.3f", (r % w) / 1000 }')
 	# (A simple command, so that $! is plansync itself, not a subshell.)
 	PLANSYNC_HOME="$T/keys/a" "$PLANSYNC_BIN" "$@" >/dev/null 2>&1 &
 	pid=$!
@@ -84,7 +87,12 @@ while [ $kills -lt "$COUNT" ] && [ $i -lt $((COUNT * 3)) ]; do
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	# 137 = killed by SIGKILL (a finished one is only a zombie when hit)
-	[ $? -eq 137 ] && kills=$((kills + 1))
+	if [ $? -eq 137 ]; then
+		kills=$((kills + 1))
+		scale=$((scale + 5 > 100 ? 100 : scale + 5))
+	else
+		scale=$((scale * 3 / 4 < 5 ? 5 : scale * 3 / 4))
+	fi
 
 	git -C a fsck --no-progress >"$T/fsck" 2>&1 || fail "kill $i ($what after ${delay}s): git fsck: $(head -n 3 "$T/fsck")"
 	[ "$what" = sync ] && ! git -C hub.git fsck --no-progress >"$T/fsck" 2>&1 && fail "kill $i ($what): hub fsck: $(head -n 3 "$T/fsck")"
