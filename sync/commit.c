@@ -109,18 +109,11 @@ done:
 
 /* ---- trees along the changed paths ----------------------------------- */
 
-struct change {
-	const char *path;
-	git_oid blob;
-	int remove;
-	size_t file; /* index into the caller's files */
-};
-
 static int change_cmp(const void *a, const void *b)
 {
 	return strcmp(
-		((const struct change *)a)->path,
-		((const struct change *)b)->path);
+		((const struct commit_tree_change *)a)->path,
+		((const struct commit_tree_change *)b)->path);
 }
 
 static int path_ok(const char *path)
@@ -148,12 +141,12 @@ static int path_ok(const char *path)
  * under the folder of the first `skip` bytes of their paths and are sorted.
  * *out_empty tells the caller to drop the folder.
  */
-static int build_tree(
+static int build_tree_at(
 	git_oid *out,
 	int *out_empty,
 	git_repository *git,
 	const git_tree *base,
-	const struct change *ch,
+	const struct commit_tree_change *ch,
 	size_t n,
 	size_t skip)
 {
@@ -179,7 +172,9 @@ static int build_tree(
 			} else if (
 				(rc = git_treebuilder_insert(
 					 NULL, bld, rel, &ch[i].blob,
-					 GIT_FILEMODE_BLOB)) < 0) {
+					 ch[i].mode ?
+						 (git_filemode_t)ch[i].mode :
+						 GIT_FILEMODE_BLOB)) < 0) {
 				goto git_fail;
 			}
 			i++;
@@ -201,7 +196,7 @@ static int build_tree(
 		if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
 		    (rc = git_tree_lookup(&sub, git, git_tree_entry_id(e))) < 0)
 			goto git_fail;
-		if ((error = build_tree(
+		if ((error = build_tree_at(
 			     &sub_id, &sub_empty, git, sub, ch + i, j - i,
 			     skip + len + 1)) < 0)
 			goto done;
@@ -229,6 +224,18 @@ done:
 	git_tree_free(sub);
 	git_treebuilder_free(bld);
 	return error;
+}
+
+int commit_build_tree(
+	git_oid *out,
+	git_repository *git,
+	const git_tree *base,
+	const struct commit_tree_change *ch,
+	size_t n)
+{
+	int empty;
+
+	return build_tree_at(out, &empty, git, base, ch, n, 0);
 }
 
 /* ---- the work tree ----------------------------------------------------- */
@@ -394,7 +401,7 @@ int commit_files(
 {
 	git_repository *git = repo_git(repo);
 	struct repo_head head;
-	struct change *ch = NULL;
+	struct commit_tree_change *ch = NULL;
 	git_commit *parent = NULL;
 	git_tree *base = NULL, *tree = NULL;
 	git_signature *sig = NULL;
@@ -491,7 +498,7 @@ int commit_files(
 			goto done;
 		}
 	}
-	if ((error = build_tree(&tree_id, &empty, git, base, ch, n, 0)) < 0)
+	if ((error = build_tree_at(&tree_id, &empty, git, base, ch, n, 0)) < 0)
 		goto done;
 	if (base && git_oid_equal(&tree_id, git_tree_id(base))) {
 		error = error_set(

@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include <git2.h>
+
 struct key;
 struct repo;
 
@@ -72,5 +74,26 @@ int commit_journal_write(
 	const char *const *paths,
 	size_t n);
 int commit_journal_drop(struct repo *repo);
+
+/* One path of a tree to change: a blob, or a removal. */
+struct commit_tree_change {
+	const char *path; /* "actions/P1/P1-A1.yaml"; the array sorted by it */
+	git_oid blob;
+	int remove;
+	unsigned mode; /* 0: a regular file */
+	size_t file; /* for the caller */
+};
+
+/*
+ * A new tree from base (NULL: none) with the changes ch[0..n), sorted by
+ * path: only the trees along the changed paths are rebuilt, and a folder
+ * left empty is dropped.
+ */
+int commit_build_tree(
+	git_oid *out,
+	git_repository *git,
+	const git_tree *base,
+	const struct commit_tree_change *ch,
+	size_t n);
 
 #endif

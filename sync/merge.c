@@ -935,89 +935,6 @@ static int tchange_cmp(const void *a, const void *b)
 		((const struct tchange *)b)->path);
 }
 
-static int build_tree(
-	git_oid *out,
-	int *out_empty,
-	git_repository *git,
-	const git_tree *base,
-	const struct tchange *ch,
-	size_t n,
-	size_t skip)
-{
-	git_treebuilder *bld = NULL;
-	git_tree *sub = NULL;
-	const git_tree_entry *e;
-	git_oid sub_id;
-	char name[256];
-	const char *rel, *slash;
-	size_t i = 0, j, len;
-	int rc = 0, error = 0, sub_empty;
-
-	if ((rc = git_treebuilder_new(&bld, git, base)) < 0)
-		goto fail;
-	while (i < n) {
-		rel = ch[i].path + skip;
-		slash = strchr(rel, '/');
-		if (!slash) {
-			if (ch[i].remove) {
-				rc = git_treebuilder_remove(bld, rel);
-				if (rc < 0 && rc != GIT_ENOTFOUND)
-					goto fail;
-			} else if (
-				(rc = git_treebuilder_insert(
-					 NULL, bld, rel, &ch[i].blob,
-					 (git_filemode_t)ch[i].mode)) < 0) {
-				goto fail;
-			}
-			i++;
-			continue;
-		}
-		len = (size_t)(slash - rel);
-		if (len >= sizeof(name)) {
-			error = error_set(
-				ERROR_INVALID, "path too long: '%s'",
-				ch[i].path);
-			goto done;
-		}
-		memcpy(name, rel, len);
-		name[len] = '\0';
-		for (j = i + 1; j < n; j++)
-			if (strncmp(ch[j].path + skip, rel, len + 1) != 0)
-				break;
-		e = base ? git_tree_entry_byname(base, name) : NULL;
-		if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
-		    (rc = git_tree_lookup(&sub, git, git_tree_entry_id(e))) < 0)
-			goto fail;
-		if ((error = build_tree(
-			     &sub_id, &sub_empty, git, sub, ch + i, j - i,
-			     skip + len + 1)) < 0)
-			goto done;
-		git_tree_free(sub);
-		sub = NULL;
-		if (sub_empty) {
-			rc = git_treebuilder_remove(bld, name);
-			if (rc < 0 && rc != GIT_ENOTFOUND)
-				goto fail;
-		} else if (
-			(rc = git_treebuilder_insert(
-				 NULL, bld, name, &sub_id, GIT_FILEMODE_TREE)) <
-			0) {
-			goto fail;
-		}
-		i = j;
-	}
-	*out_empty = git_treebuilder_entrycount(bld) == 0;
-	if ((rc = git_treebuilder_write(out, bld)) < 0)
-		goto fail;
-	goto done;
-fail:
-	error = git_fail(rc, "cannot build the merged tree");
-done:
-	git_tree_free(sub);
-	git_treebuilder_free(bld);
-	return error;
-}
-
 struct tchanges {
 	struct tchange *v;
 	size_t n, cap;
@@ -1056,6 +973,30 @@ static void tchanges_release(struct tchanges *t)
 	for (i = 0; i < t->n; i++)
 		free(t->v[i].path);
 	free(t->v);
+}
+
+/* The merged tree: ours' tree with the changes, through sync/commit. */
+static int build_merged_tree(
+	git_oid *out,
+	git_repository *git,
+	const git_tree *ours,
+	const struct tchanges *t)
+{
+	struct commit_tree_change *ch = NULL;
+	size_t i;
+	int error;
+
+	if (t->n && !(ch = calloc(t->n, sizeof(*ch))))
+		return error_nomem();
+	for (i = 0; i < t->n; i++) {
+		ch[i].path = t->v[i].path;
+		ch[i].blob = t->v[i].blob;
+		ch[i].remove = t->v[i].remove;
+		ch[i].mode = t->v[i].mode;
+	}
+	error = commit_build_tree(out, git, ours, ch, t->n);
+	free(ch);
+	return error;
 }
 
 /* Emit a merged doc as a blob; *out_same when it equals ours' blob. */
@@ -1398,7 +1339,7 @@ int syncmerge_trees(
 	enum plan_file_kind kind;
 	char aid[32], path[256];
 	git_oid blob;
-	int rc, error = 0, cmp, kk, empty;
+	int rc, error = 0, cmp, kk;
 
 	memset(&st, 0, sizeof(st));
 	memset(S, 0, sizeof(*S));
@@ -1623,8 +1564,7 @@ int syncmerge_trees(
 				out.v[i].path);
 			goto done;
 		}
-	if ((error = build_tree(out_tree, &empty, git, ot, out.v, out.n, 0)) <
-	    0)
+	if ((error = build_merged_tree(out_tree, git, ot, &out)) < 0)
 		goto done;
 	S->files = out.n;
 	for (i = 0; i < out.n; i++)
