@@ -976,8 +976,9 @@ unseal(struct key *k,
 		if (crypto_secretbox_open_easy(
 			    k->sk, raw + KF_OFF_BOX, KF_BOX_BYTES,
 			    raw + KF_OFF_NONCE, dk) != 0) {
+			/* Bad input (exit 1), not a refused signature. */
 			error = error_set(
-				ERROR_VERIFY, "wrong passphrase for key '%s'",
+				ERROR_INVALID, "wrong passphrase for key '%s'",
 				path);
 			goto done;
 		}

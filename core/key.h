@@ -61,7 +61,8 @@ int key_import_openssh(
 
 /*
  * Load home/key.  A file group or others can read is refused; a sealed key
- * asks for its passphrase (ERROR_VERIFY "wrong passphrase ..." if wrong).
+ * asks for its passphrase (ERROR_INVALID "wrong passphrase ..." if wrong:
+ * bad input, exit 1, not a refused signature).
  */
 int key_load(
 	struct key **out,

@@ -305,12 +305,13 @@ static void test_key__wrong_passphrase(void **state)
 	new_home(home, sizeof(home));
 	assert_int_equal(
 		key_generate(home, "S", "s@x.example", "", ask, &good), 0);
-	assert_int_equal(key_load(&k, home, ask, &bad), ERROR_VERIFY);
+	/* bad input (exit 1), not a refused signature (ERROR_VERIFY, exit 3) */
+	assert_int_equal(key_load(&k, home, ask, &bad), ERROR_INVALID);
 	assert_null(k);
 	file_in(path, sizeof(path), home, "key");
 	snprintf(msg, sizeof(msg), "wrong passphrase for key '%s'", path);
 	assert_string_equal(error_message(), msg);
-	assert_int_equal(key_load(&k, home, ask, &empty), ERROR_VERIFY);
+	assert_int_equal(key_load(&k, home, ask, &empty), ERROR_INVALID);
 	/* a sealed key with no way to ask */
 	assert_int_equal(key_load(&k, home, NULL, NULL), ERROR_GENERIC);
 	expect_msg("passphrase");
