@@ -778,6 +778,18 @@ static int key_set_fields(
 	return 0;
 }
 
+void key_forget_env_passphrase(void)
+{
+	char *value = getenv(KEY_PASSPHRASE_ENV);
+
+	/* The bytes live in environ's own memory (the process's initial
+	 * environment, or putenv/setenv storage): wipe them there, since
+	 * unsetenv only drops the pointer. */
+	if (value)
+		sodium_memzero(value, strlen(value));
+	unsetenv(KEY_PASSPHRASE_ENV);
+}
+
 int key_generate(
 	const char *home,
 	const char *name,
@@ -800,6 +812,7 @@ int key_generate(
 	crypto_sign_keypair(k->pk, k->sk);
 	error = save_key(home, k, ask, ctx);
 done:
+	key_forget_env_passphrase();
 	key_free(k);
 	return error;
 }
@@ -1060,6 +1073,7 @@ int key_load(
 	*out = k;
 	k = NULL;
 done:
+	key_forget_env_passphrase();
 	if (raw)
 		sodium_free(raw);
 	key_free(k);
@@ -1293,6 +1307,7 @@ int key_import_openssh(
 		goto done;
 	error = save_key(home, k, ask, ctx);
 done:
+	key_forget_env_passphrase();
 	if (text)
 		sodium_free(text);
 	wire_free(bin, 1);

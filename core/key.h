@@ -30,6 +30,18 @@ struct key;
 typedef int (
 	*key_passphrase_fn)(char *buf, size_t size, int confirm, void *ctx);
 
+/* The variable that supplies a passphrase without a terminal (SPEC.md 3). */
+#define KEY_PASSPHRASE_ENV "PLANSYNC_PASSPHRASE"
+
+/*
+ * Wipe the value of KEY_PASSPHRASE_ENV in place and remove the variable
+ * from the environment, so that no process started afterwards (an editor,
+ * ssh, a helper) inherits the passphrase.  key_generate, key_import_openssh
+ * and key_load call it before they return, whatever the outcome: each
+ * plansync process needs the passphrase at most once.
+ */
+void key_forget_env_passphrase(void);
+
 /* The key folder into buf.  ERROR_GENERIC if no variable gives one. */
 int key_home(char *buf, size_t size);
 

@@ -318,6 +318,69 @@ static void test_key__wrong_passphrase(void **state)
 	assert_null(k);
 }
 
+/* Like cli/prompt.c: the passphrase from PLANSYNC_PASSPHRASE. */
+static int ask_env(char *buf, size_t size, int confirm, void *ctx)
+{
+	const char *env = getenv("PLANSYNC_PASSPHRASE");
+
+	(void)confirm;
+	(void)ctx;
+	if (!env || strlen(env) + 1 > size)
+		return error_set(ERROR_USAGE, "no passphrase");
+	memcpy(buf, env, strlen(env) + 1);
+	return 0;
+}
+
+/*
+ * Once a key is loaded, generated or imported, PLANSYNC_PASSPHRASE is gone
+ * from the environment (no child process inherits it) and its bytes are
+ * wiped; also after a wrong passphrase, and for an unsealed key.
+ */
+static void test_key__env_passphrase_forgotten(void **state)
+{
+	static char var[] = "PLANSYNC_PASSPHRASE=env secret";
+	static char var2[] = "PLANSYNC_PASSPHRASE=env wrong!";
+	static char var3[] = "PLANSYNC_PASSPHRASE=env unused";
+	char *value = var + strlen("PLANSYNC_PASSPHRASE=");
+	char home[1100], open_home[1100];
+	struct key *k = NULL;
+	size_t i;
+
+	(void)state;
+	new_home(home, sizeof(home));
+	assert_int_equal(putenv(var), 0);
+	assert_int_equal(
+		key_generate(home, "S", "s@x.example", "", ask_env, NULL), 0);
+	assert_null(getenv("PLANSYNC_PASSPHRASE"));
+	for (i = 0; i < strlen("env secret"); i++)
+		assert_int_equal(value[i], 0);
+	/* Reading it again needs it again: load with it, then it is gone. */
+	memcpy(value, "env secret", strlen("env secret"));
+	assert_int_equal(putenv(var), 0);
+	assert_int_equal(key_load(&k, home, ask_env, NULL), 0);
+	assert_non_null(k);
+	key_free(k);
+	k = NULL;
+	assert_null(getenv("PLANSYNC_PASSPHRASE"));
+	assert_int_equal(value[0], 0);
+	assert_int_equal(value[9], 0);
+	/* A wrong one is forgotten too. */
+	assert_int_equal(putenv(var2), 0);
+	assert_int_equal(key_load(&k, home, ask_env, NULL), ERROR_INVALID);
+	assert_null(k);
+	assert_null(getenv("PLANSYNC_PASSPHRASE"));
+	assert_int_equal(var2[strlen("PLANSYNC_PASSPHRASE=")], 0);
+	/* An unsealed key never reads it, but it is not passed on either. */
+	new_home(open_home, sizeof(open_home));
+	assert_int_equal(
+		key_generate(open_home, "O", "o@x.example", "", NULL, NULL), 0);
+	assert_int_equal(putenv(var3), 0);
+	assert_int_equal(key_load(&k, open_home, ask_env, NULL), 0);
+	key_free(k);
+	assert_null(getenv("PLANSYNC_PASSPHRASE"));
+	assert_int_equal(var3[strlen("PLANSYNC_PASSPHRASE=")], 0);
+}
+
 static void test_key__empty_passphrase_refused(void **state)
 {
 	char home[1100];
@@ -957,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_key__no_org),
 		cmocka_unit_test(test_key__passphrase_round_trip),
 		cmocka_unit_test(test_key__wrong_passphrase),
+		cmocka_unit_test(test_key__env_passphrase_forgotten),
 		cmocka_unit_test(test_key__empty_passphrase_refused),
 		cmocka_unit_test(test_key__readable_by_others_refused),
 		cmocka_unit_test(test_key__symlink_refused),
