@@ -3,12 +3,12 @@
  */
 #include "cmd.h"
 
+#include "audit_opts.h"
+
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "core/export.h"
 #include "core/plan.h"
 #include "sync/history.h"
 #include "sync/repo.h"
@@ -36,49 +36,6 @@ static void print_help(void)
 	       TRIM);
 }
 
-static void format_time(char *buf, size_t size, long long t, int tz, int iso)
-{
-	time_t tt = (time_t)(t + (long long)tz * 60);
-	struct tm tm;
-	int a = tz < 0 ? -tz : tz;
-
-	gmtime_r(&tt, &tm);
-	if (iso)
-		snprintf(
-			buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
-			a / 60, a % 60);
-	else
-		snprintf(
-			buf, size, "%04d-%02d-%02d", tm.tm_year + 1900,
-			tm.tm_mon + 1, tm.tm_mday);
-}
-
-static void json_or_null(const char *s)
-{
-	if (s && *s)
-		cli_json_string(stdout, s);
-	else
-		fputs("null", stdout);
-}
-
-static void json_value(const struct doc_node *v)
-{
-	char *text = NULL;
-	size_t len;
-
-	if (!v || export_json_node(&text, &len, v) < 0) {
-		fputs("null", stdout);
-		free(text);
-		return;
-	}
-	while (len && text[len - 1] == '\n')
-		len--;
-	fwrite(text, 1, len, stdout);
-	free(text);
-}
-
 static void print_json(const struct history_blame *v, size_t n)
 {
 	char date[80];
@@ -88,12 +45,13 @@ static void print_json(const struct history_blame *v, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct history_who *w = v[i].who;
 
-		format_time(date, sizeof(date), w->time, w->tz, 1);
+		audit_format_time(
+			date, sizeof(date), w->time, w->tz, AUDIT_TIME_ISO);
 		fputs(i ? ",\n  {" : "\n  {", stdout);
 		fputs("\"field\": ", stdout);
 		cli_json_string(stdout, v[i].field);
 		fputs(", \"value\": ", stdout);
-		json_value(v[i].value);
+		audit_json_value(v[i].value);
 		fputs(", \"commit\": ", stdout);
 		cli_json_string(stdout, w->commit);
 		fputs(", \"date\": ", stdout);
@@ -103,9 +61,9 @@ static void print_json(const struct history_blame *v, size_t n)
 		fputs(", \"email\": ", stdout);
 		cli_json_string(stdout, w->email);
 		fputs(", \"organisation\": ", stdout);
-		json_or_null(w->organisation);
+		audit_json_or_null(w->organisation);
 		fputs(", \"fingerprint\": ", stdout);
-		json_or_null(w->fingerprint);
+		audit_json_or_null(w->fingerprint);
 		fputs(", \"signature\": ", stdout);
 		cli_json_string(stdout, history_signature_status(w->verdict));
 		printf(", \"merge\": %s}", w->merge ? "true" : "false");
@@ -128,7 +86,8 @@ static int print_text(const struct history_blame *v, size_t n, int full)
 
 		if (!val)
 			return error_nomem();
-		format_time(date, sizeof(date), w->time, w->tz, 0);
+		audit_format_time(
+			date, sizeof(date), w->time, w->tz, AUDIT_TIME_DAY);
 		printf("%-*s %s%.7s %s%s %s", (int)width, v[i].field,
 		       cli_c_dim(), w->commit, date, cli_c_reset(), w->name);
 		if (w->organisation)
@@ -144,40 +103,18 @@ static int print_text(const struct history_blame *v, size_t n, int full)
 
 int cmd_blame(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "full", no_argument, NULL, 'f' },
-		{ "no-index", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct audit_opts o;
 	struct repo *repo = NULL;
 	struct history *h = NULL;
 	struct history_blame *v = NULL;
 	size_t n = 0;
-	int c, json = 0, full = 0, noindex = 0, error = 0;
+	int error;
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'f':
-			full = 1;
-			break;
-		case 'n':
-			noindex = 1;
-			break;
-		case 'h':
-			print_help();
-			goto done;
-		default:
-			error = cli_usage(
-				"blame", "unknown option '%s'",
-				argv[optind - 1]);
-			goto done;
-		}
+	if ((error = audit_opts_parse(
+		     &o, "blame", 0, print_help, argc, argv)) != 0) {
+		if (error == AUDIT_OPTS_HELP)
+			error = 0;
+		goto done;
 	}
 	if (argc - optind != 1) {
 		error = cli_usage(
@@ -193,14 +130,14 @@ int cmd_blame(int argc, char **argv)
 	}
 	if ((error = repo_open(&repo, ".", 0)) < 0 ||
 	    (error = history_open(
-		     &h, repo, noindex ? HISTORY_NO_INDEX : HISTORY_LAZY)) <
+		     &h, repo, o.noindex ? HISTORY_NO_INDEX : HISTORY_LAZY)) <
 		    0 ||
 	    (error = history_blame(&v, &n, h, argv[optind])) < 0)
 		goto done;
-	if (json)
+	if (o.json)
 		print_json(v, n);
 	else
-		error = print_text(v, n, full);
+		error = print_text(v, n, o.full);
 done:
 	history_blame_free(v, n);
 	history_free(h);

@@ -3,12 +3,13 @@
  */
 #include "cmd.h"
 
+#include "audit_opts.h"
+
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/export.h"
 #include "core/plan.h"
 #include "sync/history.h"
 #include "sync/repo.h"
@@ -77,51 +78,6 @@ static long long parse_day(const char *d, int end)
 	return end ? t + 86399 : t;
 }
 
-static void format_time(char *buf, size_t size, long long t, int tz, int iso)
-{
-	time_t tt = (time_t)(t + (long long)tz * 60);
-	struct tm tm;
-	int a = tz < 0 ? -tz : tz;
-
-	gmtime_r(&tt, &tm);
-	if (iso)
-		snprintf(
-			buf, size, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			tm.tm_hour, tm.tm_min, tm.tm_sec, tz < 0 ? '-' : '+',
-			a / 60, a % 60);
-	else
-		snprintf(
-			buf, size, "%04d-%02d-%02d %02d:%02d %c%02d%02d",
-			tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			tm.tm_hour, tm.tm_min, tz < 0 ? '-' : '+', a / 60,
-			a % 60);
-}
-
-static void json_value(const struct doc_node *v)
-{
-	char *text = NULL;
-	size_t len;
-
-	if (!v || export_json_node(&text, &len, v) < 0) {
-		fputs("null", stdout);
-		free(text);
-		return;
-	}
-	while (len && text[len - 1] == '\n')
-		len--;
-	fwrite(text, 1, len, stdout);
-	free(text);
-}
-
-static void json_or_null(const char *s)
-{
-	if (s && *s)
-		cli_json_string(stdout, s);
-	else
-		fputs("null", stdout);
-}
-
 static void print_json(const struct history_change *v, size_t n)
 {
 	char date[80];
@@ -131,7 +87,8 @@ static void print_json(const struct history_change *v, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct history_who *w = v[i].who;
 
-		format_time(date, sizeof(date), w->time, w->tz, 1);
+		audit_format_time(
+			date, sizeof(date), w->time, w->tz, AUDIT_TIME_ISO);
 		fputs(i ? ",\n  {" : "\n  {", stdout);
 		fputs("\"date\": ", stdout);
 		cli_json_string(stdout, date);
@@ -142,9 +99,9 @@ static void print_json(const struct history_change *v, size_t n)
 		fputs(", \"email\": ", stdout);
 		cli_json_string(stdout, w->email);
 		fputs(", \"organisation\": ", stdout);
-		json_or_null(w->organisation);
+		audit_json_or_null(w->organisation);
 		fputs(", \"fingerprint\": ", stdout);
-		json_or_null(w->fingerprint);
+		audit_json_or_null(w->fingerprint);
 		fputs(", \"signature\": ", stdout);
 		cli_json_string(stdout, history_signature_status(w->verdict));
 		fputs(", \"verdict\": ", stdout);
@@ -155,9 +112,9 @@ static void print_json(const struct history_change *v, size_t n)
 		fputs(", \"field\": ", stdout);
 		cli_json_string(stdout, v[i].field);
 		fputs(", \"old\": ", stdout);
-		json_value(v[i].old);
+		audit_json_value(v[i].old);
 		fputs(", \"new\": ", stdout);
-		json_value(v[i].new);
+		audit_json_value(v[i].new);
 		fputs("}", stdout);
 	}
 	fputs(n ? "\n]\n" : "]\n", stdout);
@@ -235,7 +192,9 @@ static int print_text(const struct history_change *v, size_t n, int full)
 		char *o, *nw;
 
 		if (w != prev) {
-			format_time(date, sizeof(date), w->time, w->tz, 0);
+			audit_format_time(
+				date, sizeof(date), w->time, w->tz,
+				AUDIT_TIME_MINUTE);
 			printf("%s%s%s %.7s%s  %s", i ? "\n" : "", cli_c_dim(),
 			       date, w->commit, cli_c_reset(), w->name);
 			if (w->organisation)
@@ -277,56 +236,25 @@ static int print_text(const struct history_change *v, size_t n, int full)
 
 int cmd_log(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "full", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "no-index", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct audit_opts o;
 	struct repo *repo = NULL;
 	struct history *h = NULL;
 	struct history_change *v = NULL;
 	size_t n = 0;
 	char *sel = NULL, *field = NULL;
-	const char *since_s = NULL, *until_s = NULL;
+	const char *since_s, *until_s;
 	long long since = 0, until = 0;
-	int c, json = 0, full = 0, noindex = 0, error = 0;
+	int error;
 
-	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			since_s = optarg;
-			break;
-		case 'u':
-			until_s = optarg;
-			break;
-		case 'f':
-			full = 1;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'n':
-			noindex = 1;
-			break;
-		case 'h':
-			print_help();
-			goto done;
-		case ':':
-			error = cli_usage(
-				"log", "option '%s' needs a value",
-				argv[optind - 1]);
-			goto done;
-		default:
-			error = cli_usage(
-				"log", "unknown option '%s'", argv[optind - 1]);
-			goto done;
-		}
+	if ((error = audit_opts_parse(
+		     &o, "log", AUDIT_OPTS_DATES, print_help, argc, argv)) !=
+	    0) {
+		if (error == AUDIT_OPTS_HELP)
+			error = 0;
+		goto done;
 	}
+	since_s = o.since;
+	until_s = o.until;
 	if (argc - optind > 1) {
 		error = cli_usage(
 			"log", "unexpected argument '%s'", argv[optind + 1]);
@@ -372,14 +300,14 @@ int cmd_log(int argc, char **argv)
 	if ((error = repo_open(&repo, ".", 0)) < 0 ||
 	    (error = history_open(
 		     &h, repo,
-		     noindex ? HISTORY_NO_INDEX : (sel ? HISTORY_LAZY : 0))) <
+		     o.noindex ? HISTORY_NO_INDEX : (sel ? HISTORY_LAZY : 0))) <
 		    0 ||
 	    (error = history_log(&v, &n, h, sel, field, since, until)) < 0)
 		goto done;
-	if (json)
+	if (o.json)
 		print_json(v, n);
 	else
-		error = print_text(v, n, full);
+		error = print_text(v, n, o.full);
 done:
 	history_changes_free(v, n);
 	history_free(h);

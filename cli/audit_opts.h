@@ -1,0 +1,61 @@
+/*
+ * cli/audit_opts: what `plansync log` and `plansync blame` share: their
+ * options, and the helpers that print a commit's date and JSON values.
+ */
+#ifndef PLANSYNC_AUDIT_OPTS_H
+#define PLANSYNC_AUDIT_OPTS_H
+
+#include <stddef.h>
+
+struct doc_node;
+
+struct audit_opts {
+	int json; /* --json */
+	int full; /* --full: long values untrimmed */
+	int noindex; /* --no-index: walk the commits */
+	const char *since, *until; /* --since D, --until D, or NULL */
+};
+
+enum audit_opts_flags {
+	AUDIT_OPTS_DATES = 1 << 0, /* accept --since D and --until D */
+};
+
+#define AUDIT_OPTS_HELP 1 /* audit_opts_parse printed the help */
+
+/*
+ * Parse cmd's options from argv with getopt_long (cli_getopt_reset first):
+ * --json, --full, --no-index, --help/-h, and with AUDIT_OPTS_DATES --since
+ * D and --until D (not checked here).  On return optind is the first
+ * operand.  Returns 0, AUDIT_OPTS_HELP after calling help(), or
+ * ERROR_USAGE "CMD: unknown option '--x'" / "CMD: option '--since' needs a
+ * value".
+ */
+int audit_opts_parse(
+	struct audit_opts *o,
+	const char *cmd,
+	unsigned flags,
+	void (*help)(void),
+	int argc,
+	char **argv);
+
+enum audit_time_format {
+	AUDIT_TIME_ISO, /* 2024-03-01T14:05:09+01:00 */
+	AUDIT_TIME_MINUTE, /* 2024-03-01 14:05 +0100 */
+	AUDIT_TIME_DAY, /* 2024-03-01 */
+};
+
+/* Author time t (seconds since the epoch) at offset tz (minutes). */
+void audit_format_time(
+	char *buf,
+	size_t size,
+	long long t,
+	int tz,
+	enum audit_time_format format);
+
+/* A plan value as JSON on stdout ("null" when absent). */
+void audit_json_value(const struct doc_node *v);
+
+/* s as a JSON string on stdout, or null when s is NULL or "". */
+void audit_json_or_null(const char *s);
+
+#endif
