@@ -179,6 +179,13 @@ static int looks_number(const char *s, size_t len)
 /* Plain text that YAML 1.1 would read as something other than a string. */
 static int looks_nonstring(const char *s, size_t len)
 {
+	/*
+	 * Most text is neither: the null and bool words are at most 5 bytes,
+	 * and a number starts with a sign, a digit or '.'.
+	 */
+	if (len > 5 && !is_digit(s[0]) && s[0] != '+' && s[0] != '-' &&
+	    s[0] != '.')
+		return 0;
 	return doc_is_null_word(s, len) || doc_is_bool_word(s, len) ||
 	       (len == 2 && !memcmp(s, "<<", 2)) || (len == 1 && s[0] == '=') ||
 	       looks_number(s, len);
@@ -579,6 +586,21 @@ offset_pos(const struct reader *r, size_t off, unsigned *line, unsigned *col)
 	*col = c;
 }
 
+/* Non-zero if the 8 bytes at p are all printable ASCII (0x20..0x7E). */
+static int printable8(const unsigned char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	if (x & high)
+		return 0; /* a byte >= 0x80 */
+	/* Bytes now < 0x80, so no carry: + 0x60 sets bit 7 iff >= 0x20, and
+	 * + 0x01 sets it iff the byte is 0x7F. */
+	return ((x + 0x60 * ones) & high) == high && !((x + ones) & high);
+}
+
 static int check_bytes(const struct reader *r)
 {
 	const unsigned char *s = (const unsigned char *)r->buf;
@@ -587,6 +609,10 @@ static int check_bytes(const struct reader *r)
 	uint32_t cp;
 
 	while (i < r->len) {
+		while (r->len - i >= 8 && printable8(s + i))
+			i += 8;
+		if (i >= r->len)
+			break;
 		at = i;
 		if (s[i] >= 0x20 && s[i] < 0x7F) {
 			i++;

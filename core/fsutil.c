@@ -14,6 +14,184 @@
 
 #include "error.h"
 
+/* Open a file to read it, never following a symlink (or blocking on a
+ * FIFO); the messages of fsutil_read_fileat. */
+static int open_read(int *out, int dirfd, const char *path, const char *name)
+{
+	int fd = openat(
+		dirfd, path,
+		O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0) {
+		*out = fd;
+		return 0;
+	}
+	if (errno == ENOENT)
+		return error_set(ERROR_NOTFOUND, "'%s' does not exist", name);
+	if (errno == ELOOP)
+		return error_set(
+			ERROR_INVALID, "'%s' is a symbolic link", name);
+	return error_set(
+		ERROR_GENERIC, "cannot open '%s': %s", name, strerror(errno));
+}
+
+/* fstat an open file: a regular file of at most max bytes. */
+static int stat_regular(off_t *size, int fd, const char *name, size_t max)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return error_set(
+			ERROR_GENERIC, "cannot stat '%s': %s", name,
+			strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return error_set(
+			ERROR_INVALID, "'%s' is not a regular file", name);
+	if ((unsigned long long)st.st_size > max)
+		return error_set(
+			ERROR_INVALID,
+			"'%s' is %lld bytes, over the limit of %zu", name,
+			(long long)st.st_size, max);
+	*size = st.st_size;
+	return 0;
+}
+
+/* Make *buf hold at least want bytes, keeping its contents. */
+static int reserve(char **buf, size_t *cap, size_t want)
+{
+	size_t c = *cap ? *cap : want; /* a first buffer of the exact size */
+	char *p;
+
+	if (want <= *cap)
+		return 0;
+	while (c < want)
+		c *= 2;
+	p = realloc(*buf, c);
+	if (!p)
+		return error_nomem();
+	*buf = p;
+	*cap = c;
+	return 0;
+}
+
+/* read() up to n bytes at buf; 0 at end of file. */
+static ssize_t read_some(int fd, char *buf, size_t n, const char *name)
+{
+	for (;;) {
+		ssize_t r = read(fd, buf, n);
+
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return error_set(
+				ERROR_GENERIC, "cannot read '%s': %s", name,
+				strerror(errno));
+	}
+}
+
+/*
+ * The first read of a file known to be regular: a whole small file
+ * comes in one read() into the reused buffer, and a second read() that
+ * returns 0 ends it -- no fstat.  A file that fills the buffer is
+ * fstat'ed once, for its size limit.
+ */
+static int read_regular(
+	char **buf,
+	size_t *cap,
+	size_t *out_len,
+	int fd,
+	const char *name,
+	size_t max)
+{
+	size_t len = 0;
+	int stated = 0, error;
+	off_t size;
+	ssize_t r;
+
+	if ((error = reserve(buf, cap, 64 * 1024)) < 0)
+		return error;
+	for (;;) {
+		if (len + 1 >= *cap) {
+			if (!stated) {
+				if ((error = stat_regular(
+					     &size, fd, name, max)) < 0)
+					return error;
+				stated = 1;
+			}
+			if (len > max)
+				return error_set(
+					ERROR_INVALID,
+					"'%s' is over the limit of %zu bytes",
+					name, max);
+			if ((error = reserve(buf, cap, len + 2)) < 0)
+				return error;
+		}
+		r = read_some(fd, *buf + len, *cap - 1 - len, name);
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > max) /* grew after it was opened */
+		return error_set(
+			ERROR_INVALID,
+			"'%s' is %zu bytes, over the limit of %zu", name, len,
+			max);
+	(*buf)[len] = '\0';
+	*out_len = len;
+	return 0;
+}
+
+int fsutil_read_fileat_buf(
+	char **buf,
+	size_t *cap,
+	size_t *out_len,
+	int dirfd,
+	const char *path,
+	const char *name,
+	size_t max,
+	int regular)
+{
+	int fd = -1, error = 0;
+	off_t size;
+	size_t len = 0;
+
+	if (!name)
+		name = path;
+	if ((error = open_read(&fd, dirfd, path, name)) < 0)
+		goto done;
+	if (regular) {
+		error = read_regular(buf, cap, out_len, fd, name, max);
+		goto done;
+	}
+	if ((error = stat_regular(&size, fd, name, max)) < 0)
+		goto done;
+	/*
+	 * Read the size fstat gave, usually in one read(): the file as it
+	 * was when opened (a file growing meanwhile is read up to that size).
+	 */
+	if ((error = reserve(buf, cap, (size_t)size + 1)) < 0)
+		goto done;
+	while (len < (size_t)size) {
+		ssize_t r = read_some(fd, *buf + len, (size_t)size - len, name);
+
+		if (r < 0) {
+			error = (int)r;
+			goto done;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	(*buf)[len] = '\0';
+	*out_len = len;
+done:
+	if (fd >= 0)
+		close(fd);
+	return error;
+}
+
 int fsutil_read_fileat(
 	char **out,
 	size_t *out_len,
@@ -22,81 +200,20 @@ int fsutil_read_fileat(
 	const char *name,
 	size_t max)
 {
-	int fd = -1, error = 0;
-	struct stat st;
 	char *buf = NULL;
-	size_t len = 0, cap;
+	size_t cap = 0, len = 0;
+	int error;
 
-	if (!name)
-		name = path;
-	fd = openat(
-		dirfd, path,
-		O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			error = error_set(
-				ERROR_NOTFOUND, "'%s' does not exist", name);
-		else if (errno == ELOOP)
-			error = error_set(
-				ERROR_INVALID, "'%s' is a symbolic link", name);
-		else
-			error = error_set(
-				ERROR_GENERIC, "cannot open '%s': %s", name,
-				strerror(errno));
-		goto done;
+	/* fstat first: the buffer is allocated at the file's exact size. */
+	error = fsutil_read_fileat_buf(
+		&buf, &cap, &len, dirfd, path, name, max, 0);
+	if (error < 0) {
+		free(buf);
+		return error;
 	}
-	if (fstat(fd, &st) < 0) {
-		error = error_set(
-			ERROR_GENERIC, "cannot stat '%s': %s", name,
-			strerror(errno));
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		error = error_set(
-			ERROR_INVALID, "'%s' is not a regular file", name);
-		goto done;
-	}
-	if ((unsigned long long)st.st_size > max) {
-		error = error_set(
-			ERROR_INVALID,
-			"'%s' is %lld bytes, over the limit of %zu", name,
-			(long long)st.st_size, max);
-		goto done;
-	}
-	/*
-	 * Read the size fstat gave, usually in one read(): the file as it
-	 * was when opened (a file growing meanwhile is read up to that size).
-	 */
-	cap = (size_t)st.st_size;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		error = error_nomem();
-		goto done;
-	}
-	while (len < cap) {
-		ssize_t r = read(fd, buf + len, cap - len);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			error = error_set(
-				ERROR_GENERIC, "cannot read '%s': %s", name,
-				strerror(errno));
-			goto done;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
 	*out = buf;
 	*out_len = len;
-	buf = NULL;
-done:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return error;
+	return 0;
 }
 
 int fsutil_read_file(char **out, size_t *out_len, const char *path, size_t max)

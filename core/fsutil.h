@@ -42,6 +42,24 @@ int fsutil_read_fileat(
 	size_t max);
 
 /*
+ * fsutil_read_fileat for a reader of many files, into one reused buffer:
+ * *buf (malloc'd, *cap bytes; NULL and 0 at first) grows as needed and is
+ * the caller's to free at the end; the len bytes read are NUL-terminated.
+ * If regular is non-zero, the caller has seen that path is a regular file
+ * (readdir's DT_REG): no fstat, the file is read until end of file (still
+ * never following a symlink, never blocking, at most max bytes).
+ */
+int fsutil_read_fileat_buf(
+	char **buf,
+	size_t *cap,
+	size_t *out_len,
+	int dirfd,
+	const char *path,
+	const char *name,
+	size_t max,
+	int regular);
+
+/*
  * fsutil_write_atomic, with the fsync of the directory only if sync_dir is
  * non-zero (a caller writing many files in one folder syncs it once with
  * fsutil_fsync_dir afterwards).

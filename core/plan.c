@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1212,6 +1214,7 @@ struct loaded {
 
 struct loader {
 	const char *dir;
+	unsigned jobs; /* threads parsing action files */
 	int show_dir; /* prefix names with dir */
 	unsigned char listed[MAX_ID_NUM + 1];
 	struct loaded *items;
@@ -1329,14 +1332,137 @@ add_loaded(struct loader *l, struct doc_node *doc, unsigned p, unsigned a)
 	return 0;
 }
 
+/*
+ * Action files are read and parsed by a few threads, a priority folder at a
+ * time: the folder is listed first (in readdir order, checking each name
+ * against the layout as it comes), then its files go to the workers, each
+ * with its own read buffer and libyaml parser.  The outcome does not depend
+ * on the threads: the models are sorted by ID afterwards, and the error
+ * reported is the first one in listing order, the one a load of one file
+ * after the other would stop at.
+ */
+#define LOAD_MAX_JOBS 8
+#define LOAD_FILES_PER_JOB 16 /* fewer files per thread: fewer threads */
+
+struct job {
+	char fn[40]; /* P<n>-A<m>.yaml: at most 16 bytes */
+	unsigned p, a;
+	int regular; /* readdir said DT_REG */
+	int error; /* < 0: msg holds the message (NULL if out of memory) */
+	char *msg;
+	struct doc_node *doc;
+};
+
+struct batch {
+	const struct loader *l;
+	int dirfd;
+	const char *prio;
+	struct job *jobs;
+	size_t n, cap;
+	atomic_size_t next; /* the next job to take */
+	atomic_size_t stop; /* the first job that failed; n if none */
+};
+
+static int
+parse_job(const struct batch *b, struct job *j, char **buf, size_t *cap)
+{
+	char rel[PATH_MAX], name[PATH_MAX + 64];
+	size_t len = 0;
+	int error;
+
+	snprintf(rel, sizeof(rel), "actions/%s/%s", b->prio, j->fn);
+	display(name, sizeof(name), b->l, rel);
+	if ((error = fsutil_read_fileat_buf(
+		     buf, cap, &len, b->dirfd, j->fn, name, DOC_MAX_FILE,
+		     j->regular)) < 0)
+		return error;
+	return parse_named(&j->doc, PLAN_FILE_ACTION, rel, name, *buf, len);
+}
+
+static void run_jobs(struct batch *b)
+{
+	char *buf = NULL;
+	size_t cap = 0, i, s;
+
+	for (;;) {
+		i = atomic_fetch_add(&b->next, 1);
+		/* Past a failed job nothing more is needed. */
+		if (i >= b->n || i > atomic_load(&b->stop))
+			break;
+		b->jobs[i].error = parse_job(b, &b->jobs[i], &buf, &cap);
+		if (b->jobs[i].error == 0)
+			continue;
+		b->jobs[i].msg = strdup(error_message());
+		s = atomic_load(&b->stop);
+		while (i < s && !atomic_compare_exchange_weak(&b->stop, &s, i))
+			;
+	}
+	free(buf);
+}
+
+static void *job_thread(void *arg)
+{
+	run_jobs(arg);
+	return NULL;
+}
+
+/* Run a listed folder's jobs on up to l->jobs threads (this one too). */
+static void run_batch(struct batch *b, unsigned jobs)
+{
+	pthread_t th[LOAD_MAX_JOBS];
+	int started[LOAD_MAX_JOBS];
+	size_t w = b->n / LOAD_FILES_PER_JOB, k;
+
+	if (w > jobs)
+		w = jobs;
+	if (w > LOAD_MAX_JOBS)
+		w = LOAD_MAX_JOBS;
+	atomic_store(&b->next, 0);
+	atomic_store(&b->stop, b->n);
+	/* A thread that cannot start leaves its share to the others. */
+	for (k = 1; k < w; k++)
+		started[k] = pthread_create(&th[k], NULL, job_thread, b) == 0;
+	run_jobs(b);
+	for (k = 1; k < w; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+}
+
+static int batch_add(struct batch *b, const char *fn, unsigned p, unsigned a)
+{
+	struct job *j;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct job *jobs = realloc(b->jobs, cap * sizeof(*jobs));
+
+		if (!jobs)
+			return error_nomem();
+		b->jobs = jobs;
+		b->cap = cap;
+	}
+	j = &b->jobs[b->n++];
+	memset(j, 0, sizeof(*j));
+	snprintf(j->fn, sizeof(j->fn), "%s", fn);
+	j->p = p;
+	j->a = a;
+	return 0;
+}
+
 static int
 load_priority(struct loader *l, int actfd, const char *prio, unsigned pnum)
 {
-	int fd = -1, error = 0;
+	int fd = -1, error = 0, list_error = 0;
 	DIR *d = NULL;
 	struct dirent *e;
+	struct batch b;
 	char rel[PATH_MAX], name[PATH_MAX + 64];
+	char *list_msg = NULL;
+	size_t i;
 
+	memset(&b, 0, sizeof(b));
+	b.l = l;
+	b.prio = prio;
 	snprintf(rel, sizeof(rel), "actions/%s", prio);
 	if ((error = open_subdir(&fd, l, actfd, prio, rel)) < 0)
 		goto done;
@@ -1348,12 +1474,15 @@ load_priority(struct loader *l, int actfd, const char *prio, unsigned pnum)
 		goto done;
 	}
 	fd = -1;
+	/*
+	 * List the folder.  A name outside the layout ends the listing: its
+	 * error is the one to report, unless a file listed before it fails.
+	 */
 	while ((errno = 0, e = readdir(d)) != NULL) {
 		const char *fn = e->d_name;
 		size_t len = strlen(fn);
 		char id[32];
 		unsigned p = 0, a = 0;
-		struct doc_node *doc = NULL;
 
 		if (!strcmp(fn, ".") || !strcmp(fn, "..") || is_stale_temp(fn))
 			continue;
@@ -1367,35 +1496,55 @@ load_priority(struct loader *l, int actfd, const char *prio, unsigned pnum)
 		}
 		if (action_nums(id, &p, &a) < 0 || p != pnum) {
 			display(name, sizeof(name), l, rel);
-			error = error_set(
+			list_error = error_set(
 				ERROR_INVALID,
 				"'%s' is outside the plan layout (files here "
 				"are %s-A<n>.yaml)",
 				name, prio);
-			goto done;
+			break;
 		}
 		if (e->d_type == DT_LNK) {
 			display(name, sizeof(name), l, rel);
-			error = error_set(
+			list_error = error_set(
 				ERROR_INVALID,
 				"'%s' is a symbolic link; the plan may not "
 				"hold any",
 				name);
-			goto done;
+			break;
 		}
-		if ((error = read_parse(
-			     &doc, l, dirfd(d), fn, rel, PLAN_FILE_ACTION)) < 0)
+		if ((error = batch_add(&b, fn, p, a)) < 0)
 			goto done;
-		if ((error = add_loaded(l, doc, p, a)) < 0)
-			goto done;
+		b.jobs[b.n - 1].regular = e->d_type == DT_REG;
 	}
-	if (errno) {
-		error = error_set(
-			ERROR_GENERIC, "cannot read folder '%s': %s", rel,
-			strerror(errno));
+	if (!list_error && errno)
+		list_error = error_set(
+			ERROR_GENERIC, "cannot read folder 'actions/%s': %s",
+			prio, strerror(errno));
+	if (list_error && !(list_msg = strdup(error_message()))) {
+		error = error_nomem();
 		goto done;
 	}
+	b.dirfd = dirfd(d);
+	run_batch(&b, l->jobs);
+	for (i = 0; i < b.n && !error; i++)
+		if (b.jobs[i].error < 0)
+			error = b.jobs[i].msg ? error_set(
+							b.jobs[i].error, "%s",
+							b.jobs[i].msg) :
+						error_nomem();
+	if (!error && list_error)
+		error = error_set(list_error, "%s", list_msg);
+	for (i = 0; i < b.n && !error; i++) {
+		error = add_loaded(l, b.jobs[i].doc, b.jobs[i].p, b.jobs[i].a);
+		b.jobs[i].doc = NULL; /* add_loaded took it */
+	}
 done:
+	for (i = 0; i < b.n; i++) {
+		doc_free(b.jobs[i].doc);
+		free(b.jobs[i].msg);
+	}
+	free(b.jobs);
+	free(list_msg);
 	if (d)
 		closedir(d);
 	if (fd >= 0)
@@ -1475,7 +1624,20 @@ static int loaded_cmp(const void *pa, const void *pb)
 	return 0;
 }
 
+/* Threads for a load: one per online CPU, at most LOAD_MAX_JOBS. */
+static unsigned default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > LOAD_MAX_JOBS ? LOAD_MAX_JOBS : (unsigned)n;
+}
+
 int plan_load_dir(struct plan **out, const char *dir)
+{
+	return plan_load_dir_jobs(out, dir, 0);
+}
+
+int plan_load_dir_jobs(struct plan **out, const char *dir, unsigned jobs)
 {
 	struct loader *l = NULL;
 	struct plan *plan = NULL;
@@ -1490,6 +1652,7 @@ int plan_load_dir(struct plan **out, const char *dir)
 		goto done;
 	}
 	l->dir = dir;
+	l->jobs = jobs ? jobs : default_jobs();
 	l->show_dir = strcmp(dir, ".") != 0;
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {

@@ -113,6 +113,13 @@ struct plan;
  */
 int plan_load_dir(struct plan **out, const char *dir);
 
+/*
+ * plan_load_dir with the action files parsed by up to jobs threads (0: one
+ * per online CPU, at most 8, as plan_load_dir does; 1: this thread only).
+ * The plan, and the error when there is one, are the same for any jobs.
+ */
+int plan_load_dir_jobs(struct plan **out, const char *dir, unsigned jobs);
+
 /* A plan with no actions and no partners from a checked plan.yaml tree
  * (taken, even on failure). */
 int plan_new(struct plan **out, struct doc_node *meta);

@@ -203,6 +203,105 @@ static void test_fsutil__read_fileat(void **state)
 	unlink(at("r"));
 }
 
+/* The reused-buffer reader: both ways (fstat first, or read to the end of a
+ * file the caller knows is regular) give the same bytes and refusals. */
+static void test_fsutil__read_fileat_buf(void **state)
+{
+	static char big[200000];
+	char *buf = NULL;
+	size_t cap = 0, len = 0, i;
+	int fd, regular;
+
+	(void)state;
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(
+		fsutil_write_atomic(at("long"), "0123456789", 10, 0644), 0);
+	assert_int_equal(fsutil_write_atomic(at("short"), "xyz", 3, 0644), 0);
+	assert_int_equal(fsutil_write_atomic(at("empty"), "", 0, 0644), 0);
+	assert_int_equal(
+		fsutil_write_atomic(at("big"), big, sizeof(big), 0644), 0);
+	assert_int_equal(symlink(at("short"), at("link")), 0);
+	assert_int_equal(mkfifo(at("fifo"), 0600), 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	for (regular = 0; regular <= 1; regular++) {
+		/* One buffer for every file: a shorter file after a longer
+		 * one ends where it should. */
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "long", NULL, 100,
+				regular),
+			0);
+		assert_int_equal(len, 10);
+		assert_string_equal(buf, "0123456789");
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "short", NULL, 100,
+				regular),
+			0);
+		assert_int_equal(len, 3);
+		assert_string_equal(buf, "xyz");
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "empty", NULL, 100,
+				regular),
+			0);
+		assert_int_equal(len, 0);
+		assert_string_equal(buf, "");
+		/* Larger than the first buffer: it grows. */
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "big", NULL, sizeof(big),
+				regular),
+			0);
+		assert_int_equal(len, sizeof(big));
+		assert_true(cap > sizeof(big));
+		assert_memory_equal(buf, big, sizeof(big));
+		assert_int_equal(buf[len], '\0');
+		/* Over the limit, small or large. */
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "long", "shown", 9,
+				regular),
+			ERROR_INVALID);
+		assert_non_null(strstr(error_message(), "'shown' is"));
+		assert_non_null(strstr(error_message(), "over the limit"));
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "big", NULL,
+				sizeof(big) - 1, regular),
+			ERROR_INVALID);
+		assert_non_null(strstr(error_message(), "over the limit"));
+		/* Never through a symlink, whatever the caller says. */
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "link", NULL, 100,
+				regular),
+			ERROR_INVALID);
+		assert_non_null(strstr(error_message(), "is a symbolic link"));
+		assert_int_equal(
+			fsutil_read_fileat_buf(
+				&buf, &cap, &len, fd, "none", NULL, 100,
+				regular),
+			ERROR_NOTFOUND);
+	}
+	/* Not said to be regular: a FIFO is refused without waiting. */
+	assert_int_equal(
+		fsutil_read_fileat_buf(
+			&buf, &cap, &len, fd, "fifo", NULL, 100, 0),
+		ERROR_INVALID);
+	assert_non_null(strstr(error_message(), "not a regular file"));
+	free(buf);
+	close(fd);
+	unlink(at("fifo"));
+	unlink(at("link"));
+	unlink(at("big"));
+	unlink(at("empty"));
+	unlink(at("short"));
+	unlink(at("long"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +312,7 @@ int main(void)
 			test_fsutil__write_replaces_symlink_not_target),
 		cmocka_unit_test(test_fsutil__mkdirs),
 		cmocka_unit_test(test_fsutil__read_fileat),
+		cmocka_unit_test(test_fsutil__read_fileat_buf),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <ftw.h>
+#include <dirent.h>
 
 #include <cmocka.h>
 
@@ -498,6 +499,117 @@ static void test_plan__load_refuses_symlinks_and_strays(void **state)
 	snprintf(a, sizeof(a), "%s/plan.yaml", d);
 	unlink(a);
 	load_bad(d, "plan.yaml' does not exist");
+	rm_rf(d);
+	free(d);
+}
+
+/* Write actions P1-A3 .. P1-A<last> (more than the loader's threads take
+ * in one go) into a plan folder. */
+static void many_actions(const char *d, unsigned last)
+{
+	char path[4200], text[512];
+	unsigned a;
+
+	for (a = 3; a <= last; a++) {
+		snprintf(path, sizeof(path), "%s/actions/P1/P1-A%u.yaml", d, a);
+		snprintf(
+			text, sizeof(text),
+			"id: P1-A%u\npriority: P1\naction: Action number %u.\n"
+			"status: ongoing\nresponsible:\n  - NYP\n  - CYC\n"
+			"updates:\n  - id: u%x\n    text: Update %u.\n",
+			a, a, a, a);
+		spit(path, text);
+	}
+}
+
+static char *load_msg(const char *d, unsigned jobs)
+{
+	struct plan *p = NULL;
+
+	error_clear();
+	if (plan_load_dir_jobs(&p, d, jobs) == 0)
+		fail_msg("%s loaded with %u threads", d, jobs);
+	assert_null(p);
+	return strdup(error_message());
+}
+
+/* The first of names (file names in actions/P1) that readdir lists. */
+static const char *first_listed(const char *d, const char *const *names)
+{
+	char path[4200];
+	DIR *dir;
+	struct dirent *e;
+	const char *found = NULL;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/actions/P1", d);
+	dir = opendir(path);
+	assert_non_null(dir);
+	while (!found && (e = readdir(dir)) != NULL)
+		for (i = 0; names[i]; i++)
+			if (!strcmp(e->d_name, names[i]))
+				found = names[i];
+	closedir(dir);
+	assert_non_null(found);
+	return found;
+}
+
+/*
+ * Loading with threads gives the plan of a load with one, and the error a
+ * load with one reports: the first bad file in listing order.
+ */
+static void test_plan__load_threads_deterministic(void **state)
+{
+	char *d = valid_copy(), *m1, *mn;
+	char path[4200];
+	const char *const bad[] = { "P1-A40.yaml", "P1-A200.yaml",
+				    "P1-A290.yaml", "notes.txt", NULL };
+	const char *first;
+	struct plan *p1 = NULL, *pn = NULL;
+	unsigned jobs[] = { 2, 3, 8 };
+	size_t i, k;
+	int round;
+
+	(void)state;
+	many_actions(d, 300);
+	assert_int_equal(plan_load_dir_jobs(&p1, d, 1), 0);
+	assert_int_equal(plan_action_count(p1), 303);
+	for (k = 0; k < sizeof(jobs) / sizeof(jobs[0]); k++) {
+		assert_int_equal(plan_load_dir_jobs(&pn, d, jobs[k]), 0);
+		assert_int_equal(plan_action_count(pn), plan_action_count(p1));
+		for (i = 0; i < plan_action_count(p1); i++)
+			assert_true(doc_equal(
+				plan_action_at(p1, i), plan_action_at(pn, i)));
+		assert_true(doc_equal(plan_meta(p1), plan_meta(pn)));
+		assert_true(doc_equal(plan_partners(p1), plan_partners(pn)));
+		plan_free(pn);
+		pn = NULL;
+	}
+	assert_string_equal(
+		doc_str(doc_map_get(plan_action_at(p1, 2), "id")), "P1-A3");
+	assert_string_equal(
+		doc_str(doc_map_get(plan_action_at(p1, 299), "id")), "P1-A300");
+	assert_string_equal(
+		doc_str(doc_map_get(plan_action_at(p1, 300), "id")), "P2-A1");
+	plan_free(p1);
+
+	/* Three bad files and a stray one. */
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/actions/P1/%s", d, bad[i]);
+		spit(path, "id: P1-A1\npriority: P1\naction: x\nstatus: bad\n");
+	}
+	snprintf(path, sizeof(path), "%s/actions/P1/notes.txt", d);
+	spit(path, "notes\n");
+	first = first_listed(d, bad);
+	m1 = load_msg(d, 1);
+	if (!strstr(m1, first))
+		fail_msg("'%s' does not name %s, listed first", m1, first);
+	for (round = 0; round < 10; round++) {
+		mn = load_msg(d, jobs[round % 3]);
+		assert_string_equal(mn, m1);
+		free(mn);
+	}
+	free(m1);
 	rm_rf(d);
 	free(d);
 }
@@ -1311,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(test_plan__unknown_keys_kept_in_order),
 		cmocka_unit_test(test_plan__load_refuses_layout),
 		cmocka_unit_test(test_plan__load_refuses_symlinks_and_strays),
+		cmocka_unit_test(test_plan__load_threads_deterministic),
 		cmocka_unit_test(test_plan__write_is_atomic_and_minimal),
 		cmocka_unit_test(test_plan__put_action),
 		cmocka_unit_test(test_plan__new_plan),
