@@ -1,11 +1,19 @@
 /*
  * cli/audit_opts: what `plansync log` and `plansync blame` share: their
- * options, and the helpers that print a commit's date and JSON values.
+ * options, and the helpers that print what commits carry.
+ *
+ * Author names (and anything else read from a commit) are untrusted: stock
+ * git lets anyone put ESC sequences, \r or BEL in them, which printed raw
+ * would let a partner rewrite what the audit shows on a terminal.  Text
+ * output goes through audit_put_text, JSON strings through
+ * audit_json_string.
  */
 #ifndef PLANSYNC_AUDIT_OPTS_H
 #define PLANSYNC_AUDIT_OPTS_H
 
 #include <stddef.h>
+
+#include "core/error.h" /* ERROR_PRINTF */
 
 struct doc_node;
 
@@ -55,7 +63,27 @@ void audit_format_time(
 /* A plan value as JSON on stdout ("null" when absent). */
 void audit_json_value(const struct doc_node *v);
 
-/* s as a JSON string on stdout, or null when s is NULL or "". */
+/*
+ * s on stdout for a terminal: valid UTF-8 text and tabs as they are; C0
+ * controls, DEL and bytes that are not UTF-8 as \xHH; C1 controls, bidi
+ * controls and line/paragraph separators as \uXXXX.
+ */
+void audit_put_text(const char *s);
+
+/*
+ * fmt on stdout with every %s argument through audit_put_text (only %s
+ * conversions are allowed in fmt).
+ */
+void audit_printf(const char *fmt, ...) ERROR_PRINTF(1, 2);
+
+/*
+ * s as a JSON string literal on stdout, valid UTF-8 whatever s holds:
+ * controls (C0, DEL, C1), bidi controls and line/paragraph separators as
+ * \u escapes (\n, \r, \t short), bytes that are not UTF-8 as \ufffd.
+ */
+void audit_json_string(const char *s);
+
+/* audit_json_string(s), or null when s is NULL or "". */
 void audit_json_or_null(const char *s);
 
 #endif

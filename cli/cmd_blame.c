@@ -49,23 +49,23 @@ static void print_json(const struct history_blame *v, size_t n)
 			date, sizeof(date), w->time, w->tz, AUDIT_TIME_ISO);
 		fputs(i ? ",\n  {" : "\n  {", stdout);
 		fputs("\"field\": ", stdout);
-		cli_json_string(stdout, v[i].field);
+		audit_json_string(v[i].field);
 		fputs(", \"value\": ", stdout);
 		audit_json_value(v[i].value);
 		fputs(", \"commit\": ", stdout);
-		cli_json_string(stdout, w->commit);
+		audit_json_string(w->commit);
 		fputs(", \"date\": ", stdout);
-		cli_json_string(stdout, date);
+		audit_json_string(date);
 		fputs(", \"author\": ", stdout);
-		cli_json_string(stdout, w->name);
+		audit_json_string(w->name);
 		fputs(", \"email\": ", stdout);
-		cli_json_string(stdout, w->email);
+		audit_json_string(w->email);
 		fputs(", \"organisation\": ", stdout);
 		audit_json_or_null(w->organisation);
 		fputs(", \"fingerprint\": ", stdout);
 		audit_json_or_null(w->fingerprint);
 		fputs(", \"signature\": ", stdout);
-		cli_json_string(stdout, history_signature_status(w->verdict));
+		audit_json_string(history_signature_status(w->verdict));
 		printf(", \"merge\": %s}", w->merge ? "true" : "false");
 	}
 	fputs(n ? "\n]\n" : "]\n", stdout);
@@ -88,14 +88,16 @@ static int print_text(const struct history_blame *v, size_t n, int full)
 			return error_nomem();
 		audit_format_time(
 			date, sizeof(date), w->time, w->tz, AUDIT_TIME_DAY);
-		printf("%-*s %s%.7s %s%s %s", (int)width, v[i].field,
-		       cli_c_dim(), w->commit, date, cli_c_reset(), w->name);
+		audit_put_text(v[i].field);
+		printf("%*s %s%.7s %s%s ", (int)(width - strlen(v[i].field)),
+		       "", cli_c_dim(), w->commit, date, cli_c_reset());
+		audit_put_text(w->name);
 		if (w->organisation)
-			printf(" (%s)", w->organisation);
-		printf(" %s%s%s: %s\n",
+			audit_printf(" (%s)", w->organisation);
+		printf(" %s%s%s: ",
 		       w->verdict == VERIFY_GOOD ? cli_c_good() : cli_c_bad(),
-		       history_signature_status(w->verdict), cli_c_reset(),
-		       val);
+		       history_signature_status(w->verdict), cli_c_reset());
+		audit_printf("%s\n", val);
 		free(val);
 	}
 	return 0;

@@ -3,6 +3,8 @@
  */
 #include "cmd.h"
 
+#include "audit_opts.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,10 +95,12 @@ int cmd_clone(int argc, char **argv)
 	cli_transport_done();
 	if (error < 0)
 		return error;
-	printf("cloned into '%s': branch %s at %.7s, %zu commit%s verified\n",
-	       dir, r.branch, r.head, r.commits, r.commits == 1 ? "" : "s");
-	printf("root commit %.7s signed by %s <%s>\n", r.root, r.root_name,
-	       r.root_email);
+	/* Names and the branch come from the remote: shown escaped. */
+	audit_printf("cloned into '%s': branch %s", dir, r.branch);
+	printf(" at %.7s, %zu commit%s verified\n", r.head, r.commits,
+	       r.commits == 1 ? "" : "s");
+	printf("root commit %.7s signed by ", r.root);
+	audit_printf("%s <%s>\n", r.root_name, r.root_email);
 	printf("  key %s\n", r.root_fingerprint);
 	if (trust)
 		printf("  matches the trusted key given with --trust\n");

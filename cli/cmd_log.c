@@ -91,26 +91,26 @@ static void print_json(const struct history_change *v, size_t n)
 			date, sizeof(date), w->time, w->tz, AUDIT_TIME_ISO);
 		fputs(i ? ",\n  {" : "\n  {", stdout);
 		fputs("\"date\": ", stdout);
-		cli_json_string(stdout, date);
+		audit_json_string(date);
 		fputs(", \"commit\": ", stdout);
-		cli_json_string(stdout, w->commit);
+		audit_json_string(w->commit);
 		fputs(", \"author\": ", stdout);
-		cli_json_string(stdout, w->name);
+		audit_json_string(w->name);
 		fputs(", \"email\": ", stdout);
-		cli_json_string(stdout, w->email);
+		audit_json_string(w->email);
 		fputs(", \"organisation\": ", stdout);
 		audit_json_or_null(w->organisation);
 		fputs(", \"fingerprint\": ", stdout);
 		audit_json_or_null(w->fingerprint);
 		fputs(", \"signature\": ", stdout);
-		cli_json_string(stdout, history_signature_status(w->verdict));
+		audit_json_string(history_signature_status(w->verdict));
 		fputs(", \"verdict\": ", stdout);
-		cli_json_string(stdout, verify_verdict_name(w->verdict));
+		audit_json_string(verify_verdict_name(w->verdict));
 		printf(", \"merge\": %s", w->merge ? "true" : "false");
 		fputs(", \"action\": ", stdout);
-		cli_json_string(stdout, v[i].action);
+		audit_json_string(v[i].action);
 		fputs(", \"field\": ", stdout);
-		cli_json_string(stdout, v[i].field);
+		audit_json_string(v[i].field);
 		fputs(", \"old\": ", stdout);
 		audit_json_value(v[i].old);
 		fputs(", \"new\": ", stdout);
@@ -166,15 +166,17 @@ static int print_records(
 			return error_nomem();
 		}
 		if (sign == '+')
-			printf("  %s/conflicts: + %s: kept %s (%s), other %s "
-			       "(%s)\n",
-			       c->action, str_or(r, "field"), kept,
-			       str_or(r, "kept_by"), other,
-			       str_or(r, "other_by"));
+			audit_printf(
+				"  %s/conflicts: + %s: kept %s (%s), other %s "
+				"(%s)\n",
+				c->action, str_or(r, "field"), kept,
+				str_or(r, "kept_by"), other,
+				str_or(r, "other_by"));
 		else
-			printf("  %s/conflicts: - %s resolved (was kept %s, "
-			       "other %s)\n",
-			       c->action, str_or(r, "field"), kept, other);
+			audit_printf(
+				"  %s/conflicts: - %s resolved (was kept %s, "
+				"other %s)\n",
+				c->action, str_or(r, "field"), kept, other);
 		free(kept);
 		free(other);
 	}
@@ -195,10 +197,11 @@ static int print_text(const struct history_change *v, size_t n, int full)
 			audit_format_time(
 				date, sizeof(date), w->time, w->tz,
 				AUDIT_TIME_MINUTE);
-			printf("%s%s%s %.7s%s  %s", i ? "\n" : "", cli_c_dim(),
-			       date, w->commit, cli_c_reset(), w->name);
+			printf("%s%s%s %.7s%s  ", i ? "\n" : "", cli_c_dim(),
+			       date, w->commit, cli_c_reset());
+			audit_put_text(w->name);
 			if (w->organisation)
-				printf(" (%s)", w->organisation);
+				audit_printf(" (%s)", w->organisation);
 			printf("  %s%s%s", sig_color(w->verdict),
 			       history_signature_status(w->verdict),
 			       cli_c_reset());
@@ -227,7 +230,8 @@ static int print_text(const struct history_change *v, size_t n, int full)
 			free(nw);
 			return error_nomem();
 		}
-		printf("  %s/%s: %s -> %s\n", v[i].action, v[i].field, o, nw);
+		audit_printf(
+			"  %s/%s: %s -> %s\n", v[i].action, v[i].field, o, nw);
 		free(o);
 		free(nw);
 	}
