@@ -17,6 +17,7 @@
 #include "core/key.h"
 #include "core/plan.h"
 #include "core/sshsig.h"
+#include "gitindex.h"
 #include "repo.h"
 #include "history.h"
 #include "signers.h"
@@ -256,43 +257,50 @@ static void prune_dirs(struct repo *repo, const char *path)
 	}
 }
 
+/*
+ * The changed files' index entries: gitindex's copy of the file with only
+ * those entries replaced when it can (the cost of libgit2 reading and
+ * writing every entry grows with the plan), else libgit2.
+ */
 static int
-update_work_tree(struct repo *repo, const struct commit_file *files, size_t n)
+update_index(struct repo *repo, const struct commit_file *files, size_t n)
 {
 	git_index *index = NULL;
-	char full[4096];
-	char *slash;
+	struct gitindex_change *gc = NULL;
+	git_oid *oids = NULL;
 	size_t i;
 	int rc, error = 0;
 
-	if ((rc = git_repository_index(&index, repo_git(repo))) < 0) {
+	if (!(gc = calloc(n, sizeof(*gc))) ||
+	    !(oids = calloc(n, sizeof(*oids)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		gc[i].path = files[i].path;
+		if (!files[i].buf)
+			continue;
+		if ((rc = git_odb_hash(
+			     &oids[i], files[i].buf, files[i].len,
+			     GIT_OBJECT_BLOB)) < 0) {
+			error = repo_git_error(rc, files[i].path);
+			goto done;
+		}
+		gc[i].oid = oids[i].id;
+	}
+	error = gitindex_update(repo_gitdir(repo), repo_workdir(repo), gc, n);
+	if (error <= 0)
+		goto done;
+	error = 0;
+	if ((rc = git_repository_index(&index, repo_git(repo))) < 0 ||
+	    (rc = git_index_read(index, 0)) < 0) {
 		error = repo_git_error(rc, "cannot read the index");
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		if ((error = repo_work_path(
-			     full, sizeof(full), repo, files[i].path)) < 0)
-			goto done;
-		if (!files[i].buf) {
-			if (unlink(full) < 0 && errno != ENOENT) {
-				error = error_set(
-					ERROR_GENERIC, "cannot remove '%s': %s",
-					full, strerror(errno));
-				goto done;
-			}
-			prune_dirs(repo, files[i].path);
-			rc = git_index_remove_bypath(index, files[i].path);
-		} else {
-			slash = strrchr(full, '/');
-			*slash = '\0';
-			error = fsutil_mkdirs(full);
-			*slash = '/';
-			if (error < 0 || (error = fsutil_write_atomic(
-						  full, files[i].buf,
-						  files[i].len, 0644)) < 0)
-				goto done;
-			rc = git_index_add_bypath(index, files[i].path);
-		}
+		rc = files[i].buf ?
+			     git_index_add_bypath(index, files[i].path) :
+			     git_index_remove_bypath(index, files[i].path);
 		if (rc < 0) {
 			error = repo_git_error(rc, files[i].path);
 			goto done;
@@ -302,7 +310,41 @@ update_work_tree(struct repo *repo, const struct commit_file *files, size_t n)
 		error = repo_git_error(rc, "cannot write the index");
 done:
 	git_index_free(index);
+	free(oids);
+	free(gc);
 	return error;
+}
+
+static int
+update_work_tree(struct repo *repo, const struct commit_file *files, size_t n)
+{
+	char full[4096];
+	char *slash;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((error = repo_work_path(
+			     full, sizeof(full), repo, files[i].path)) < 0)
+			return error;
+		if (!files[i].buf) {
+			if (unlink(full) < 0 && errno != ENOENT)
+				return error_set(
+					ERROR_GENERIC, "cannot remove '%s': %s",
+					full, strerror(errno));
+			prune_dirs(repo, files[i].path);
+		} else {
+			slash = strrchr(full, '/');
+			*slash = '\0';
+			error = fsutil_mkdirs(full);
+			*slash = '/';
+			if (error < 0 || (error = fsutil_write_atomic(
+						  full, files[i].buf,
+						  files[i].len, 0644)) < 0)
+				return error;
+		}
+	}
+	return update_index(repo, files, n);
 }
 
 /*

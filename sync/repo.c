@@ -18,6 +18,7 @@
 #include "core/doc.h"
 #include "core/fsutil.h"
 #include "core/sshsig.h"
+#include "gitindex.h"
 #include "lock.h"
 #include "signers.h"
 
@@ -63,7 +64,8 @@ static char *dup_str(const char *s)
 /* Fill repo's paths and take the lock if asked. */
 static int finish_open(struct repo *repo, int lock)
 {
-	char path[4096], what[4096];
+	char path[4096], what[4096], idx[4096];
+	struct lock *tmp = NULL;
 	const char *wd = git_repository_workdir(repo->git);
 	size_t n;
 	int error;
@@ -77,14 +79,28 @@ static int finish_open(struct repo *repo, int lock)
 	if (!(repo->workdir = dup_str(wd)) ||
 	    !(repo->gitdir = dup_str(git_repository_path(repo->git))))
 		return error_nomem();
-	if (!lock)
-		return 0;
 	if (repo_git_path(path, sizeof(path), repo, REPO_LOCK_FILE) < 0)
 		return ERROR_GENERIC;
 	n = strlen(repo->workdir);
 	snprintf(
 		what, sizeof(what), "%.*s", (int)(n > 1 ? n - 1 : n),
 		repo->workdir);
+	if (!lock) {
+		/*
+		 * A reader too finishes an index a killed plansync was
+		 * changing in place (libgit2 could not read it), if the lock
+		 * is free this moment; else its holder will.
+		 */
+		if (repo_git_path(idx, sizeof(idx), repo, "index.lock") == 0 &&
+		    access(idx, F_OK) == 0 &&
+		    lock_acquire(&tmp, path, what, 0) == 0) {
+			error = gitindex_recover(repo->gitdir);
+			lock_release(tmp);
+			return error;
+		}
+		error_clear();
+		return 0;
+	}
 	if ((error = lock_acquire(&repo->lock, path, what, LOCK_WAIT_MS)) < 0)
 		return error;
 	return repo_recover(repo);
@@ -856,6 +872,9 @@ int repo_recover(struct repo *repo)
 	size_t len;
 	int rc, error;
 
+	/* An index a killed plansync was changing in place, first. */
+	if ((error = gitindex_recover(repo->gitdir)) < 0)
+		return error;
 	if ((error = repo_git_path(
 		     path, sizeof(path), repo, REPO_JOURNAL_FILE)) < 0)
 		return error;
@@ -871,7 +890,8 @@ int repo_recover(struct repo *repo)
 	if (strncmp(journal, "commit ", 7) != 0 || len < 48 ||
 	    strncmp(journal + 7, head.id, 40) != 0 || !head.id[0])
 		goto drop; /* the branch never moved to it */
-	if ((rc = git_repository_index(&index, repo->git)) < 0) {
+	if ((rc = git_repository_index(&index, repo->git)) < 0 ||
+	    (rc = git_index_read(index, 0)) < 0) {
 		error = repo_git_error(rc, "cannot read the index");
 		goto done;
 	}

@@ -1,0 +1,713 @@
+/*
+ * sync/gitindex: a few entries of .git/index changed in one copy.
+ *
+ * The format (git's Documentation/gitformat-index.txt), versions 2 and 3:
+ *   "DIRC", version, entry count (32-bit big-endian each);
+ *   entries sorted by name (bytes, then length), then stage:
+ *     ctime s, ns, mtime s, ns, dev, ino, mode, uid, gid, size (32 bits
+ *     each), the 20-byte object id, 16 bits of flags (assume-valid,
+ *     extended, 2 bits of stage, 12 bits of name length), 16 more bits of
+ *     flags if extended (version 3), the name, 1 to 8 NULs so that the
+ *     entry's length is a multiple of 8;
+ *   extensions: a 4-byte signature (upper case first: optional), a 32-bit
+ *     length, the data;
+ *   the SHA-1 of everything before it.
+ */
+#include "gitindex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/sha1.h"
+
+#define HEADER_LEN 12
+#define ENTRY_FIXED 62 /* stat data, object id, flags */
+#define FLAG_VALID 0x8000u
+#define FLAG_EXTENDED 0x4000u
+#define FLAG_STAGE 0x3000u
+#define FLAG_NAMELEN 0x0fffu
+#define MAX_CHANGES 65536
+
+struct change {
+	const char *path;
+	size_t len;
+	const unsigned char *oid;
+	size_t at; /* the first entry whose name is >= path */
+	int exists; /* entry `at` is path, stage 0 */
+};
+
+struct index {
+	const unsigned char *map;
+	size_t size;
+	uint32_t version;
+	uint32_t count;
+	size_t *offs; /* count + 1: each entry's offset, then their end */
+	int ours; /* the file gitindex last wrote, untouched since */
+};
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static unsigned get16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static int name_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	if (c)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+static size_t entry_hdr(const struct index *ix, size_t i)
+{
+	return get16(ix->map + ix->offs[i] + 60) & FLAG_EXTENDED ?
+		       ENTRY_FIXED + 2 :
+		       ENTRY_FIXED;
+}
+
+static const char *entry_name(const struct index *ix, size_t i, size_t *len)
+{
+	size_t hdr = entry_hdr(ix, i);
+	const char *name = (const char *)ix->map + ix->offs[i] + hdr;
+
+	*len = get16(ix->map + ix->offs[i] + 60) & FLAG_NAMELEN;
+	if (*len == FLAG_NAMELEN)
+		*len = strnlen(name, ix->offs[i + 1] - ix->offs[i] - hdr);
+	return name;
+}
+
+/*
+ * Check the layout and find every entry.  0, or GITINDEX_SLOW for a file
+ * the fast path leaves to libgit2 (which also reports real damage).
+ */
+static int parse(struct index *ix)
+{
+	const unsigned char *m = ix->map;
+	size_t end, p, hdr, namelen, entlen, extlen;
+	unsigned flags;
+	uint32_t i;
+
+	if (ix->size < HEADER_LEN + SHA1_LEN || memcmp(m, "DIRC", 4) != 0)
+		return GITINDEX_SLOW;
+	ix->version = get32(m + 4);
+	ix->count = get32(m + 8);
+	if (ix->version != 2 && ix->version != 3)
+		return GITINDEX_SLOW;
+	end = ix->size - SHA1_LEN;
+	if (ix->count > (end - HEADER_LEN) / (ENTRY_FIXED + 2))
+		return GITINDEX_SLOW;
+	if (!(ix->offs = malloc(((size_t)ix->count + 1) * sizeof(size_t))))
+		return error_nomem();
+	p = HEADER_LEN;
+	for (i = 0; i < ix->count; i++) {
+		if (end - p < ENTRY_FIXED + 2)
+			return GITINDEX_SLOW;
+		ix->offs[i] = p;
+		flags = get16(m + p + 60);
+		if ((flags & FLAG_EXTENDED) && ix->version < 3)
+			return GITINDEX_SLOW;
+		hdr = flags & FLAG_EXTENDED ? ENTRY_FIXED + 2 : ENTRY_FIXED;
+		namelen = flags & FLAG_NAMELEN;
+		if (namelen == FLAG_NAMELEN)
+			namelen = strnlen(
+				(const char *)m + p + hdr, end - p - hdr);
+		if (p + hdr + namelen >= end || m[p + hdr + namelen] != '\0')
+			return GITINDEX_SLOW;
+		entlen = (hdr + namelen + 8) & ~(size_t)7;
+		if (entlen > end - p)
+			return GITINDEX_SLOW;
+		p += entlen;
+	}
+	ix->offs[ix->count] = p;
+	/* Extensions: optional ones only (they are dropped). */
+	while (p < end) {
+		if (end - p < 8 || m[p] < 'A' || m[p] > 'Z')
+			return GITINDEX_SLOW;
+		extlen = get32(m + p + 4);
+		if (extlen > end - p - 8)
+			return GITINDEX_SLOW;
+		p += 8 + extlen;
+	}
+	return 0;
+}
+
+/* The first entry whose name is >= (name, len), stages aside. */
+static size_t lower_bound(const struct index *ix, const char *name, size_t len)
+{
+	size_t lo = 0, hi = ix->count, mid, elen;
+	const char *e;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		e = entry_name(ix, mid, &elen);
+		if (name_cmp(e, elen, name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int has_entry(const struct index *ix, const char *name, size_t len)
+{
+	size_t i = lower_bound(ix, name, len), elen;
+	const char *e;
+
+	if (i == ix->count)
+		return 0;
+	e = entry_name(ix, i, &elen);
+	return elen == len && memcmp(e, name, len) == 0;
+}
+
+/* An entry for a file under name/ (adding name as a file would clash). */
+static int has_below(const struct index *ix, const char *name, size_t len)
+{
+	char *dir = malloc(len + 2);
+	size_t i, elen;
+	const char *e;
+	int found = 0;
+
+	if (!dir)
+		return 1; /* let libgit2 decide */
+	memcpy(dir, name, len);
+	dir[len] = '/';
+	i = lower_bound(ix, dir, len + 1);
+	if (i < ix->count) {
+		e = entry_name(ix, i, &elen);
+		found = elen > len + 1 && memcmp(e, dir, len + 1) == 0;
+	}
+	free(dir);
+	return found;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+	const struct change *x = a, *y = b;
+
+	return name_cmp(x->path, x->len, y->path, y->len);
+}
+
+/* Place every change; GITINDEX_SLOW where the fast path does not apply. */
+static int place(const struct index *ix, struct change *c, size_t n)
+{
+	size_t i, elen, k;
+	const char *e;
+	unsigned flags;
+
+	for (i = 0; i < n; i++) {
+		if (i && c[i].len == c[i - 1].len &&
+		    memcmp(c[i].path, c[i - 1].path, c[i].len) == 0)
+			return GITINDEX_SLOW;
+		c[i].at = lower_bound(ix, c[i].path, c[i].len);
+		c[i].exists = 0;
+		if (c[i].at < ix->count) {
+			e = entry_name(ix, c[i].at, &elen);
+			if (elen == c[i].len &&
+			    memcmp(e, c[i].path, elen) == 0) {
+				flags = get16(ix->map + ix->offs[c[i].at] + 60);
+				if (flags &
+				    (FLAG_VALID | FLAG_EXTENDED | FLAG_STAGE))
+					return GITINDEX_SLOW;
+				c[i].exists = 1;
+				continue;
+			}
+		}
+		if (!c[i].oid)
+			continue; /* removing what is not there */
+		/* A new file: no file where its folders go, no folder where
+		 * it goes. */
+		for (k = 0; k < c[i].len; k++)
+			if (c[i].path[k] == '/' && has_entry(ix, c[i].path, k))
+				return GITINDEX_SLOW;
+		if (has_below(ix, c[i].path, c[i].len))
+			return GITINDEX_SLOW;
+	}
+	return 0;
+}
+
+/* Write the entry for c at out; its length, or 0 to go slow. */
+static size_t
+make_entry(unsigned char *out, const char *workdir, const struct change *c)
+{
+	char full[4096];
+	struct stat st;
+	size_t len = (ENTRY_FIXED + c->len + 8) & ~(size_t)7;
+	uint32_t mode;
+
+	if ((size_t)snprintf(full, sizeof(full), "%s%s", workdir, c->path) >=
+		    sizeof(full) ||
+	    lstat(full, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	mode = st.st_mode & S_IXUSR ? 0100755 : 0100644;
+	memset(out, 0, len);
+	put32(out, (uint32_t)st.st_ctim.tv_sec);
+	put32(out + 4, (uint32_t)st.st_ctim.tv_nsec);
+	put32(out + 8, (uint32_t)st.st_mtim.tv_sec);
+	put32(out + 12, (uint32_t)st.st_mtim.tv_nsec);
+	put32(out + 16, 0); /* st_dev: libgit2 leaves it 0, git ignores it */
+	put32(out + 20, (uint32_t)st.st_ino);
+	put32(out + 24, mode);
+	put32(out + 28, (uint32_t)st.st_uid);
+	put32(out + 32, (uint32_t)st.st_gid);
+	put32(out + 36, (uint32_t)st.st_size);
+	memcpy(out + 40, c->oid, GITINDEX_OID_LEN);
+	out[60] =
+		(unsigned char)((c->len < FLAG_NAMELEN ? c->len : FLAG_NAMELEN) >> 8);
+	out[61] =
+		(unsigned char)(c->len < FLAG_NAMELEN ? c->len : FLAG_NAMELEN);
+	memcpy(out + ENTRY_FIXED, c->path, c->len);
+	return len;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len) {
+		w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const unsigned char *p, size_t len, size_t at)
+{
+	ssize_t w;
+
+	while (len) {
+		w = pwrite(fd, p, len, (off_t)at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		at += (size_t)w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The checksum of the file's bytes before its last SHA1_LEN: 1 if it holds. */
+static int checksum_holds(const unsigned char *m, size_t size)
+{
+	unsigned char sum[SHA1_LEN];
+	struct sha1 ctx;
+
+	sha1_init(&ctx);
+	sha1_update(&ctx, m, size - SHA1_LEN);
+	sha1_final(sum, &ctx);
+	return memcmp(sum, m + size - SHA1_LEN, SHA1_LEN) == 0;
+}
+
+/*
+ * .git/plansync/index-stamp names the index file gitindex wrote last (its
+ * inode, size, times and checksum): while the index is still that file,
+ * its checksum need not be verified again.  Any other writer (git renames
+ * a new file in; anyone else changes a time) breaks the match.  A stale or
+ * damaged stamp only costs a verification.
+ */
+static void stamp_line(
+	char *out,
+	size_t len,
+	const struct stat *st,
+	const unsigned char *sum)
+{
+	size_t o;
+	int i;
+
+	o = (size_t)snprintf(
+		out, len, "%llu %llu %lld.%09ld %lld.%09ld ",
+		(unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+		(long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		(long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+	for (i = 0; i < SHA1_LEN && o + 3 < len; i++, o += 2)
+		snprintf(out + o, len - o, "%02x", sum[i]);
+	snprintf(out + o, len - o, "\n");
+}
+
+static int
+stamp_path(char *out, size_t len, const char *gitdir, const char *name)
+{
+	return (size_t)snprintf(out, len, "%splansync/%s", gitdir, name) < len ?
+		       0 :
+		       -1;
+}
+
+static int stamp_matches(
+	const char *gitdir,
+	const struct stat *st,
+	const unsigned char *sum)
+{
+	char path[4096], want[256], have[256];
+	ssize_t got;
+	int fd;
+
+	if (stamp_path(path, sizeof(path), gitdir, "index-stamp") < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0;
+	got = read(fd, have, sizeof(have) - 1);
+	close(fd);
+	if (got <= 0)
+		return 0;
+	have[got] = '\0';
+	stamp_line(want, sizeof(want), st, sum);
+	return strcmp(have, want) == 0;
+}
+
+/* Record the index as written (fd open on it); best effort: a cache. */
+static void stamp_write(const char *gitdir, int fd, const unsigned char *sum)
+{
+	char path[4096], tmp[4096], line[256];
+	struct stat st;
+	int out;
+
+	if (fstat(fd, &st) < 0 ||
+	    stamp_path(path, sizeof(path), gitdir, "index-stamp") < 0 ||
+	    stamp_path(tmp, sizeof(tmp), gitdir, ".index-stamp.tmp") < 0)
+		return;
+	stamp_line(line, sizeof(line), &st, sum);
+	unlink(tmp);
+	if ((out = open(
+		     tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		     0644)) < 0)
+		return;
+	if (write_all(out, (const unsigned char *)line, strlen(line)) < 0 ||
+	    close(out) < 0 || rename(tmp, path) < 0)
+		unlink(tmp);
+}
+
+/*
+ * The index is changed in place when every change replaces an entry of
+ * the same name (the entries keep their length) and there are no
+ * extensions to drop: only the changed entries' bytes and the checksum
+ * are written.  index.lock, held meanwhile, says so in its first line; if
+ * plansync is killed between the two writes, gitindex_recover (run by the
+ * next plansync holding the repository lock) finishes the checksum.
+ */
+static int in_place(
+	const struct index *ix,
+	const struct change *c,
+	size_t n,
+	const unsigned char *ents,
+	const size_t *entlen,
+	int fd,
+	const char *gitdir,
+	const char *path)
+{
+	unsigned char sum[SHA1_LEN];
+	struct sha1 old_ctx, new_ctx;
+	size_t i, at, pos, k, end = ix->size - SHA1_LEN;
+
+	/*
+	 * The old checksum must hold (else libgit2 reports the damage),
+	 * unless the file is the one gitindex wrote last.  Both checksums
+	 * share the bytes before the first change.
+	 */
+	sha1_init(&old_ctx);
+	sha1_update(&old_ctx, ix->map, ix->offs[c[0].at]);
+	new_ctx = old_ctx;
+	if (!ix->ours) {
+		sha1_update(
+			&old_ctx, ix->map + ix->offs[c[0].at],
+			end - ix->offs[c[0].at]);
+		sha1_final(sum, &old_ctx);
+		if (memcmp(sum, ix->map + end, SHA1_LEN) != 0)
+			return GITINDEX_SLOW;
+	}
+	for (i = 0, k = 0, pos = ix->offs[c[0].at]; i < n; i++) {
+		if (!c[i].exists)
+			continue;
+		at = ix->offs[c[i].at];
+		sha1_update(&new_ctx, ix->map + pos, at - pos);
+		sha1_update(&new_ctx, ents + k, entlen[i]);
+		pos = at + entlen[i];
+		k += entlen[i];
+	}
+	sha1_update(&new_ctx, ix->map + pos, end - pos);
+	sha1_final(sum, &new_ctx);
+
+	for (i = 0, k = 0; i < n; i++) {
+		if (!c[i].exists)
+			continue;
+		if (pwrite_all(fd, ents + k, entlen[i], ix->offs[c[i].at]) < 0)
+			goto fail;
+		k += entlen[i];
+	}
+	if (getenv("PLANSYNC_TEST_DIE_IN_INDEX"))
+		raise(SIGKILL); /* tests/e2e/crash_index.sh: entries, no sum */
+	if (pwrite_all(fd, sum, SHA1_LEN, end) < 0)
+		goto fail;
+	stamp_write(gitdir, fd, sum);
+	return 0;
+fail:
+	return error_set(
+		ERROR_GENERIC, "cannot write '%s': %s", path, strerror(errno));
+}
+
+/* A new index through index.lock: runs of old entries, the new ones. */
+static int
+copy(const struct index *ix,
+     const struct change *c,
+     size_t n,
+     const unsigned char *ents,
+     const size_t *entlen,
+     int lockfd,
+     const char *gitdir,
+     const char *lockpath,
+     const char *path)
+{
+	unsigned char *out = NULL;
+	size_t i, k, o, pos, len, count = ix->count;
+	int error = 0;
+
+	if (!ix->ours && !checksum_holds(ix->map, ix->size))
+		return GITINDEX_SLOW;
+	len = ix->offs[ix->count] + SHA1_LEN;
+	for (i = 0; i < n; i++)
+		len += entlen[i];
+	if (!(out = malloc(len)))
+		return error_nomem();
+	memcpy(out, ix->map, HEADER_LEN);
+	o = HEADER_LEN;
+	for (i = 0, k = 0, pos = 0; i < n; i++) {
+		memcpy(out + o, ix->map + ix->offs[pos],
+		       ix->offs[c[i].at] - ix->offs[pos]);
+		o += ix->offs[c[i].at] - ix->offs[pos];
+		pos = c[i].at;
+		if (c[i].exists) {
+			pos++;
+			count--;
+		}
+		if (c[i].oid) {
+			memcpy(out + o, ents + k, entlen[i]);
+			o += entlen[i];
+			k += entlen[i];
+			count++;
+		}
+	}
+	memcpy(out + o, ix->map + ix->offs[pos],
+	       ix->offs[ix->count] - ix->offs[pos]);
+	o += ix->offs[ix->count] - ix->offs[pos];
+	put32(out + 8, (uint32_t)count);
+	{
+		struct sha1 ctx;
+
+		sha1_init(&ctx);
+		sha1_update(&ctx, out, o);
+		sha1_final(out + o, &ctx);
+	}
+	o += SHA1_LEN;
+	if (ftruncate(lockfd, 0) < 0 || lseek(lockfd, 0, SEEK_SET) < 0 ||
+	    write_all(lockfd, out, o) < 0) {
+		error = error_set(
+			ERROR_GENERIC, "cannot write '%s': %s", lockpath,
+			strerror(errno));
+		goto done;
+	}
+	if (rename(lockpath, path) < 0)
+		error = error_set(
+			ERROR_GENERIC, "cannot rename '%s' to '%s': %s",
+			lockpath, path, strerror(errno));
+	else
+		stamp_write(gitdir, lockfd, out + o - SHA1_LEN);
+done:
+	free(out);
+	return error;
+}
+
+int gitindex_update(
+	const char *gitdir,
+	const char *workdir,
+	const struct gitindex_change *ch,
+	size_t n)
+{
+	struct index ix = { NULL, 0, 0, 0, NULL, 0 };
+	struct change *c = NULL;
+	unsigned char *ents = NULL;
+	size_t *entlen = NULL;
+	char path[4096], lockpath[4096], mark[64];
+	struct stat st;
+	size_t i, cap, k;
+	int fd = -1, lockfd = -1, locked = 0, fast = 1, error = 0;
+
+	if (n == 0 || n > MAX_CHANGES)
+		return GITINDEX_SLOW;
+	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
+		    sizeof(path) ||
+	    (size_t)snprintf(
+		    lockpath, sizeof(lockpath), "%sindex.lock", gitdir) >=
+		    sizeof(lockpath))
+		return GITINDEX_SLOW;
+
+	/* The lock first, as git takes it: no writer between read and
+	 * write.  Its first line says who holds it (gitindex_recover). */
+	lockfd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (lockfd < 0)
+		return GITINDEX_SLOW; /* libgit2 reports a held lock */
+	locked = 1;
+	snprintf(
+		mark, sizeof(mark), "%s %ld\n", GITINDEX_LOCK_MARK,
+		(long)getpid());
+	if (write_all(lockfd, (const unsigned char *)mark, strlen(mark)) < 0 ||
+	    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		error = GITINDEX_SLOW;
+		goto done;
+	}
+	ix.size = (size_t)st.st_size;
+	ix.map = mmap(
+		NULL, ix.size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (ix.map == MAP_FAILED) {
+		ix.map = NULL;
+		error = GITINDEX_SLOW;
+		goto done;
+	}
+	if ((error = parse(&ix)) != 0)
+		goto done;
+	ix.ours = stamp_matches(gitdir, &st, ix.map + ix.size - SHA1_LEN);
+
+	if (!(c = calloc(n, sizeof(*c))) ||
+	    !(entlen = calloc(n, sizeof(*entlen)))) {
+		error = error_nomem();
+		goto done;
+	}
+	cap = 0;
+	for (i = 0; i < n; i++) {
+		c[i].path = ch[i].path;
+		c[i].len = strlen(ch[i].path);
+		c[i].oid = ch[i].oid;
+		if (c[i].len == 0 || c[i].path[0] == '/') {
+			error = GITINDEX_SLOW;
+			goto done;
+		}
+		cap += ENTRY_FIXED + c[i].len + 8;
+	}
+	qsort(c, n, sizeof(*c), change_cmp);
+	if ((error = place(&ix, c, n)) != 0)
+		goto done;
+	if (!(ents = malloc(cap))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0, k = 0; i < n; i++) {
+		if (!c[i].oid) {
+			fast = 0;
+			continue;
+		}
+		if (!(entlen[i] = make_entry(ents + k, workdir, &c[i]))) {
+			error = GITINDEX_SLOW;
+			goto done;
+		}
+		if (!c[i].exists ||
+		    entlen[i] != ix.offs[c[i].at + 1] - ix.offs[c[i].at])
+			fast = 0;
+		k += entlen[i];
+	}
+	if (fast && ix.offs[ix.count] == ix.size - SHA1_LEN) {
+		error = in_place(&ix, c, n, ents, entlen, fd, gitdir, path);
+	} else {
+		error =
+			copy(&ix, c, n, ents, entlen, lockfd, gitdir, lockpath,
+			     path);
+		if (error == 0)
+			locked = 0; /* renamed into place */
+	}
+done:
+	if (lockfd >= 0)
+		close(lockfd);
+	if (locked)
+		unlink(lockpath);
+	if (ix.map)
+		munmap((void *)ix.map, ix.size);
+	if (fd >= 0)
+		close(fd);
+	free(ix.offs);
+	free(ents);
+	free(entlen);
+	free(c);
+	return error;
+}
+
+int gitindex_recover(const char *gitdir)
+{
+	struct index ix = { NULL, 0, 0, 0, NULL, 0 };
+	unsigned char sum[SHA1_LEN];
+	char path[4096], lockpath[4096], head[64];
+	struct sha1 ctx;
+	struct stat st;
+	ssize_t got;
+	int fd = -1, lockfd = -1, error = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
+		    sizeof(path) ||
+	    (size_t)snprintf(
+		    lockpath, sizeof(lockpath), "%sindex.lock", gitdir) >=
+		    sizeof(lockpath))
+		return 0;
+	if ((lockfd = open(lockpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0; /* no lock: nothing to finish */
+	got = read(lockfd, head, sizeof(head) - 1);
+	close(lockfd);
+	if (got < (ssize_t)strlen(GITINDEX_LOCK_MARK) ||
+	    memcmp(head, GITINDEX_LOCK_MARK, strlen(GITINDEX_LOCK_MARK)) != 0)
+		return 0; /* git's own lock: not ours to touch */
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
+	    fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		ix.size = (size_t)st.st_size;
+		ix.map = mmap(NULL, ix.size, PROT_READ, MAP_SHARED, fd, 0);
+		if (ix.map == MAP_FAILED)
+			ix.map = NULL;
+	}
+	/* Only a whole, well-formed index is finished; else libgit2 says
+	 * what is wrong with it. */
+	if (ix.map && parse(&ix) == 0 &&
+	    ix.offs[ix.count] == ix.size - SHA1_LEN &&
+	    !checksum_holds(ix.map, ix.size)) {
+		sha1_init(&ctx);
+		sha1_update(&ctx, ix.map, ix.size - SHA1_LEN);
+		sha1_final(sum, &ctx);
+		if (pwrite_all(fd, sum, SHA1_LEN, ix.size - SHA1_LEN) < 0)
+			error = error_set(
+				ERROR_GENERIC, "cannot write '%s': %s", path,
+				strerror(errno));
+	}
+	if (error == 0 && unlink(lockpath) < 0 && errno != ENOENT)
+		error = error_set(
+			ERROR_GENERIC, "cannot remove '%s': %s", lockpath,
+			strerror(errno));
+	if (ix.map)
+		munmap((void *)ix.map, ix.size);
+	if (fd >= 0)
+		close(fd);
+	free(ix.offs);
+	return error;
+}

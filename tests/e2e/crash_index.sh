@@ -1,0 +1,28 @@
+# A set killed while its index entry is changed in place (sync/gitindex),
+# after the new entry is written and before the new checksum: the commit is
+# made, stock git still reads the index, and the next plansync command
+# finishes it (gitindex_recover) so libgit2 reads it again and the work
+# tree is clean.
+. "$(dirname "$0")/lib.sh"
+
+expect 0 "key generate" key generate --name Jane --email jane@nyp.example --org NYP
+expect 0 "init" init "$T/r" --plan "$YORK"
+cd "$T/r" || exit 1
+expect 0 "a first set (the index is gitindex's from now on)" set P1-A1 status done
+PLANSYNC_TEST_DIE_IN_INDEX=1 "$PLANSYNC_BIN" set P2-A1 status on-hold >/dev/null 2>&1
+rc=$?
+if [ "$rc" -ge 128 ]; then ok "set killed inside the index update"; else notok "set killed inside the index update (exit $rc)"; fi
+if git log -1 --format=%s | grep -q '^P2-A1: status'; then ok "the commit was made"; else notok "the commit was made: $(git log -1 --format=%s)"; fi
+if grep -q plansync-gitindex .git/index.lock 2>/dev/null; then ok "gitindex's lock was left"; else notok "gitindex's lock was left"; fi
+if [ -z "$(git status --porcelain 2>&1)" ]; then ok "stock git reads the index meanwhile"; else notok "stock git reads the index meanwhile: $(git status --porcelain 2>&1 | head -3)"; fi
+expect 0 "a reader next (plansync status) finishes the index" status
+if [ ! -e .git/index.lock ]; then ok "the reader removed the lock"; else notok "the reader removed the lock"; fi
+PLANSYNC_TEST_DIE_IN_INDEX=1 "$PLANSYNC_BIN" set P2-A2 status on-hold >/dev/null 2>&1
+expect 0 "after a second kill, a writer next works" set P3-A1 status done
+if [ ! -e .git/index.lock ]; then ok "the lock is gone"; else notok "the lock is gone"; fi
+if [ -z "$(git status --porcelain)" ]; then ok "work tree clean"; else notok "work tree clean: $(git status --porcelain | head -3)"; fi
+expect 0 "status (libgit2 reads the index)" status
+if git fsck --no-progress >/dev/null 2>&1; then ok "git fsck clean"; else notok "git fsck clean"; fi
+if git update-index --refresh >/dev/null 2>&1 && git diff-index --quiet --cached HEAD; then ok "index matches HEAD"; else notok "index matches HEAD"; fi
+expect 0 "verify" verify
+finish
