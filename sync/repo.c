@@ -345,15 +345,24 @@ int repo_configure(struct repo *repo, const char *exe)
 	if ((error = repo_git_path(
 		     signers, sizeof(signers), repo, REPO_SIGNERS_FILE)) < 0)
 		goto done;
+	/* git runs the driver through sh -c: the binary that configured the
+	 * repository if it is still there, else plansync from PATH (as the
+	 * hooks do), so that moving or reinstalling plansync does not break
+	 * stock git merges.  git sq-quotes %P; %O %A %B are temp names. */
 	if (exe && *exe) {
 		if ((error = sh_quote(qexe, sizeof(qexe), exe)) < 0)
 			goto done;
+		snprintf(
+			driver, sizeof(driver),
+			"p=%s; [ -x \"$p\" ] || p=plansync; "
+			"exec \"$p\" merge-driver %%O %%A %%B %%P",
+			qexe);
 	} else {
 		snprintf(qexe, sizeof(qexe), "plansync");
+		snprintf(
+			driver, sizeof(driver),
+			"plansync merge-driver %%O %%A %%B %%P");
 	}
-	snprintf(
-		driver, sizeof(driver), "%s merge-driver %%O %%A %%B %%P",
-		qexe);
 	if ((rc = git_repository_config(&cfg, repo->git)) < 0 ||
 	    (rc = git_config_open_level(&local, cfg, GIT_CONFIG_LEVEL_LOCAL)) <
 		    0 ||
