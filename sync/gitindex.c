@@ -52,6 +52,7 @@ struct index {
 	uint32_t count;
 	size_t *offs; /* count + 1: each entry's offset, then their end */
 	int ours; /* the file gitindex last wrote, untouched since */
+	int conflicts; /* an entry of stage 1, 2 or 3 */
 };
 
 static uint32_t get32(const unsigned char *p)
@@ -130,6 +131,8 @@ static int parse(struct index *ix)
 		flags = get16(m + p + 60);
 		if ((flags & FLAG_EXTENDED) && ix->version < 3)
 			return GITINDEX_SLOW;
+		if (flags & FLAG_STAGE)
+			ix->conflicts = 1;
 		hdr = flags & FLAG_EXTENDED ? ENTRY_FIXED + 2 : ENTRY_FIXED;
 		namelen = flags & FLAG_NAMELEN;
 		if (namelen == FLAG_NAMELEN)
@@ -550,7 +553,7 @@ int gitindex_update(
 	const struct gitindex_change *ch,
 	size_t n)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0 };
+	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0 };
 	struct change *c = NULL;
 	unsigned char *ents = NULL;
 	size_t *entlen = NULL;
@@ -659,7 +662,7 @@ done:
 
 int gitindex_recover(const char *gitdir)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0 };
+	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0 };
 	unsigned char sum[SHA1_LEN];
 	char path[4096], lockpath[4096], head[64];
 	struct sha1 ctx;
@@ -704,6 +707,70 @@ int gitindex_recover(const char *gitdir)
 		error = error_set(
 			ERROR_GENERIC, "cannot remove '%s': %s", lockpath,
 			strerror(errno));
+	if (ix.map)
+		munmap((void *)ix.map, ix.size);
+	if (fd >= 0)
+		close(fd);
+	free(ix.offs);
+	return error;
+}
+
+int gitindex_lookup(
+	struct gitindex_entry *out,
+	int *out_conflicts,
+	struct timespec *out_mtime,
+	const char *gitdir,
+	const char *const *paths,
+	size_t n)
+{
+	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0 };
+	char path[4096];
+	struct stat st;
+	const unsigned char *e;
+	size_t i, at, elen, len;
+	const char *name;
+	unsigned flags;
+	int fd = -1, error = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
+		    sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		error = GITINDEX_SLOW;
+		goto done;
+	}
+	ix.size = (size_t)st.st_size;
+	ix.map = mmap(NULL, ix.size, PROT_READ, MAP_SHARED, fd, 0);
+	if (ix.map == MAP_FAILED) {
+		ix.map = NULL;
+		error = GITINDEX_SLOW;
+		goto done;
+	}
+	if ((error = parse(&ix)) != 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		len = strlen(paths[i]);
+		at = lower_bound(&ix, paths[i], len);
+		if (at == ix.count)
+			continue;
+		name = entry_name(&ix, at, &elen);
+		e = ix.map + ix.offs[at];
+		flags = get16(e + 60);
+		if (elen != len || memcmp(name, paths[i], len) != 0 ||
+		    (flags & FLAG_STAGE))
+			continue;
+		out[i].found = 1;
+		out[i].mtime_s = get32(e + 8);
+		out[i].mtime_ns = get32(e + 12);
+		out[i].ino = get32(e + 20);
+		out[i].mode = get32(e + 24);
+		out[i].size = get32(e + 36);
+		memcpy(out[i].oid, e + 40, GITINDEX_OID_LEN);
+	}
+	*out_conflicts = ix.conflicts;
+	*out_mtime = st.st_mtim;
+done:
 	if (ix.map)
 		munmap((void *)ix.map, ix.size);
 	if (fd >= 0)

@@ -23,6 +23,8 @@
 #define PLANSYNC_GITINDEX_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #define GITINDEX_OID_LEN 20
 
@@ -50,6 +52,27 @@ int gitindex_update(
 	const char *gitdir,
 	const char *workdir,
 	const struct gitindex_change *ch,
+	size_t n);
+
+struct gitindex_entry {
+	int found; /* 0: no such path at stage 0 */
+	unsigned char oid[GITINDEX_OID_LEN];
+	uint32_t mtime_s, mtime_ns, ino, mode, size; /* as git records them */
+};
+
+/*
+ * Read the entries of paths[0..n) (for a racy-clean check: is a work file
+ * still what the index recorded?), whether the index holds conflicts
+ * (stages 1-3), and the index file's mtime.  GITINDEX_SLOW when the index
+ * is missing or not one gitindex reads (then use libgit2).  The checksum
+ * is not verified: this is a cache lookup, not a write.
+ */
+int gitindex_lookup(
+	struct gitindex_entry *out,
+	int *out_conflicts,
+	struct timespec *out_mtime,
+	const char *gitdir,
+	const char *const *paths,
 	size_t n);
 
 /*

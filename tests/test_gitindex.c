@@ -560,6 +560,62 @@ static void test_gitindex__recover_finishes_killed_update(void **state)
 	assert_int_equal(gitindex_recover(fx->gitdir), 0);
 }
 
+/* Lookups agree with libgit2's entries; conflicts are seen. */
+static void test_gitindex__lookup_matches_libgit2(void **state)
+{
+	struct fx *fx = *state;
+	const char *paths[] = { "actions/P2/P2-A1.yaml", "nope.yaml",
+				"plan.yaml" };
+	struct gitindex_entry got[3];
+	git_repository *repo = NULL;
+	git_index *index = NULL;
+	const git_index_entry *e;
+	struct timespec mt;
+	struct stat st;
+	int conflicts = -1, i;
+
+	libgit2_index(fx);
+	assert_int_equal(
+		gitindex_lookup(got, &conflicts, &mt, fx->gitdir, paths, 3), 0);
+	assert_int_equal(conflicts, 0);
+	assert_int_equal(stat(fx->index, &st), 0);
+	assert_int_equal(mt.tv_sec, st.st_mtim.tv_sec);
+	assert_int_equal(mt.tv_nsec, st.st_mtim.tv_nsec);
+	assert_int_equal(git_repository_open(&repo, fx->work), 0);
+	assert_int_equal(git_repository_index(&index, repo), 0);
+	for (i = 0; i < 3; i++) {
+		e = git_index_get_bypath(index, paths[i], 0);
+		assert_int_equal(got[i].found, e != NULL);
+		if (!e)
+			continue;
+		assert_memory_equal(got[i].oid, e->id.id, GITINDEX_OID_LEN);
+		assert_int_equal(got[i].size, e->file_size);
+		assert_int_equal(got[i].ino, e->ino);
+		assert_int_equal(got[i].mtime_s, (uint32_t)e->mtime.seconds);
+		assert_int_equal(got[i].mtime_ns, e->mtime.nanoseconds);
+		assert_int_equal(got[i].mode, e->mode);
+	}
+	git_index_free(index);
+	git_repository_free(repo);
+	assert_int_equal(
+		run("cd '%s' && git checkout -qb side && "
+		    "echo 'id: side' > actions/P2/P2-A1.yaml && "
+		    "git -c user.name=T -c user.email=t@x.example commit "
+		    "-qam side && git checkout -q - && "
+		    "echo 'id: main' > actions/P2/P2-A1.yaml && "
+		    "git -c user.name=T -c user.email=t@x.example commit "
+		    "-qam main && (git -c user.name=T "
+		    "-c user.email=t@x.example merge -q side "
+		    ">/dev/null 2>&1; true)",
+		    fx->work),
+		0);
+	assert_int_equal(
+		gitindex_lookup(got, &conflicts, &mt, fx->gitdir, paths, 3), 0);
+	assert_int_equal(conflicts, 1);
+	assert_int_equal(got[0].found, 0); /* only stages 1-3 now */
+	assert_int_equal(got[2].found, 1);
+}
+
 static void test_sha1__vectors_and_sha1sum(void **state)
 {
 	static const char *abc = "a9993e364706816aba3e25717850c26c9cd0d89d";
@@ -645,6 +701,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__recover_finishes_killed_update, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__lookup_matches_libgit2, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_sha1__vectors_and_sha1sum, setup, teardown),
 	};
