@@ -158,6 +158,42 @@ static int parse(struct index *ix)
 	return 0;
 }
 
+/*
+ * Open path (the index) with flags, map it and check its layout: 0, or
+ * GITINDEX_SLOW (missing, not a regular file, not a layout parse takes).
+ * index_close releases it either way.
+ */
+static int index_open(
+	struct index *ix,
+	struct stat *st,
+	int *fd,
+	const char *path,
+	int flags,
+	int populate)
+{
+	if ((*fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+	    fstat(*fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size <= 0)
+		return GITINDEX_SLOW;
+	ix->size = (size_t)st->st_size;
+	ix->map =
+		mmap(NULL, ix->size, PROT_READ,
+		     MAP_SHARED | (populate ? MAP_POPULATE : 0), *fd, 0);
+	if (ix->map == MAP_FAILED) {
+		ix->map = NULL;
+		return GITINDEX_SLOW;
+	}
+	return parse(ix);
+}
+
+static void index_close(struct index *ix, int fd)
+{
+	if (ix->map)
+		munmap((void *)ix->map, ix->size);
+	if (fd >= 0)
+		close(fd);
+	free(ix->offs);
+}
+
 /* The first entry whose name is >= (name, len), stages aside. */
 static size_t lower_bound(const struct index *ix, const char *name, size_t len)
 {
@@ -581,21 +617,10 @@ int gitindex_update(
 		mark, sizeof(mark), "%s %ld\n", GITINDEX_LOCK_MARK,
 		(long)getpid());
 	if (write_all(lockfd, (const unsigned char *)mark, strlen(mark)) < 0 ||
-	    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-		error = GITINDEX_SLOW;
+	    (error = index_open(&ix, &st, &fd, path, O_RDWR, 1)) != 0) {
+		error = error ? error : GITINDEX_SLOW;
 		goto done;
 	}
-	ix.size = (size_t)st.st_size;
-	ix.map = mmap(
-		NULL, ix.size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (ix.map == MAP_FAILED) {
-		ix.map = NULL;
-		error = GITINDEX_SLOW;
-		goto done;
-	}
-	if ((error = parse(&ix)) != 0)
-		goto done;
 	ix.ours = stamp_matches(gitdir, &st, ix.map + ix.size - SHA1_LEN);
 
 	if (!(c = calloc(n, sizeof(*c))) ||
@@ -649,11 +674,7 @@ done:
 		close(lockfd);
 	if (locked)
 		unlink(lockpath);
-	if (ix.map)
-		munmap((void *)ix.map, ix.size);
-	if (fd >= 0)
-		close(fd);
-	free(ix.offs);
+	index_close(&ix, fd);
 	free(ents);
 	free(entlen);
 	free(c);
@@ -683,16 +704,9 @@ int gitindex_recover(const char *gitdir)
 	if (got < (ssize_t)strlen(GITINDEX_LOCK_MARK) ||
 	    memcmp(head, GITINDEX_LOCK_MARK, strlen(GITINDEX_LOCK_MARK)) != 0)
 		return 0; /* git's own lock: not ours to touch */
-	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) >= 0 &&
-	    fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		ix.size = (size_t)st.st_size;
-		ix.map = mmap(NULL, ix.size, PROT_READ, MAP_SHARED, fd, 0);
-		if (ix.map == MAP_FAILED)
-			ix.map = NULL;
-	}
 	/* Only a whole, well-formed index is finished; else libgit2 says
 	 * what is wrong with it. */
-	if (ix.map && parse(&ix) == 0 &&
+	if (index_open(&ix, &st, &fd, path, O_RDWR, 0) == 0 &&
 	    ix.offs[ix.count] == ix.size - SHA1_LEN &&
 	    !checksum_holds(ix.map, ix.size)) {
 		sha1_init(&ctx);
@@ -707,11 +721,7 @@ int gitindex_recover(const char *gitdir)
 		error = error_set(
 			ERROR_GENERIC, "cannot remove '%s': %s", lockpath,
 			strerror(errno));
-	if (ix.map)
-		munmap((void *)ix.map, ix.size);
-	if (fd >= 0)
-		close(fd);
-	free(ix.offs);
+	index_close(&ix, fd);
 	return error;
 }
 
@@ -734,20 +744,10 @@ int gitindex_lookup(
 
 	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
 		    sizeof(path) ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-		error = GITINDEX_SLOW;
+	    (error = index_open(&ix, &st, &fd, path, O_RDONLY, 0)) != 0) {
+		error = error ? error : GITINDEX_SLOW;
 		goto done;
 	}
-	ix.size = (size_t)st.st_size;
-	ix.map = mmap(NULL, ix.size, PROT_READ, MAP_SHARED, fd, 0);
-	if (ix.map == MAP_FAILED) {
-		ix.map = NULL;
-		error = GITINDEX_SLOW;
-		goto done;
-	}
-	if ((error = parse(&ix)) != 0)
-		goto done;
 	for (i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		len = strlen(paths[i]);
@@ -771,10 +771,6 @@ int gitindex_lookup(
 	*out_conflicts = ix.conflicts;
 	*out_mtime = st.st_mtim;
 done:
-	if (ix.map)
-		munmap((void *)ix.map, ix.size);
-	if (fd >= 0)
-		close(fd);
-	free(ix.offs);
+	index_close(&ix, fd);
 	return error;
 }
