@@ -85,12 +85,81 @@ static int on_commit(const struct verify_result *res, void *payload)
 	return 0;
 }
 
-/* The branch to check out: the only one, main, master, else the first. */
-static const struct transport_tip *pick_branch(const struct transport_fetch *f)
+/*
+ * Non-zero when the remote at url can be asked for its HEAD on a second,
+ * bare connection: a local path, file://, git://, http(s)://.  ssh (and
+ * scp-like "host:path") needs the credential and known_hosts checks of
+ * sync/transport, so it keeps the old rule.
+ */
+static int can_ask_head(const char *url)
+{
+	static const char *const schemes[] = { "file://", "git://", "http://",
+					       "https://" };
+	const char *colon = strchr(url, ':'), *slash = strchr(url, '/');
+	size_t i;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			return 1;
+	if (strstr(url, "://"))
+		return 0;
+	/* scp-like: a colon before any slash. */
+	return !colon || (slash && slash < colon);
+}
+
+/*
+ * The branch the remote's HEAD names (libgit2's git_remote_default_branch:
+ * the advertised symref, else the branch HEAD's id matches) into buf; ""
+ * when the remote does not say or cannot be asked.  Never an error: the
+ * branch is then picked by the old rule.  No credentials are offered and
+ * TLS certificates must verify (a private https hub keeps the old rule).
+ */
+static void remote_head(char *buf, size_t size, git_repository *git)
+{
+	git_remote *remote = NULL;
+	git_remote_callbacks cb;
+	git_proxy_options proxy;
+	git_config *cfg = NULL;
+	git_buf out = { 0 };
+	const char *url = NULL;
+
+	buf[0] = '\0';
+	if (git_repository_config_snapshot(&cfg, git) < 0 ||
+	    git_config_get_string(
+		    &url, cfg, "remote." TRANSPORT_DEFAULT_REMOTE ".url") < 0 ||
+	    !can_ask_head(url) || git_remote_create_detached(&remote, url) < 0)
+		goto done;
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
+	proxy.type = GIT_PROXY_AUTO;
+	if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, &proxy, NULL) <
+		    0 ||
+	    git_remote_default_branch(&out, remote) < 0)
+		goto done;
+	if (out.ptr && strncmp(out.ptr, "refs/heads/", 11) == 0)
+		snprintf(buf, size, "%s", out.ptr + 11);
+done:
+	git_buf_dispose(&out);
+	if (remote)
+		git_remote_disconnect(remote);
+	git_remote_free(remote);
+	git_config_free(cfg);
+	git_error_clear();
+}
+
+/*
+ * The branch to check out: the one the remote's HEAD names (head, "" if
+ * none), else the only one, main, master, else the first.
+ */
+static const struct transport_tip *
+pick_branch(const struct transport_fetch *f, const char *head)
 {
 	static const char *const names[] = { "main", "master" };
 	size_t i, j, n = transport_fetch_count(f);
 
+	for (i = 0; *head && i < n; i++)
+		if (strcmp(transport_fetch_tip(f, i)->branch, head) == 0)
+			return transport_fetch_tip(f, i);
 	if (n == 1)
 		return transport_fetch_tip(f, 0);
 	for (j = 0; j < 2; j++)
@@ -120,6 +189,7 @@ int clone_run(
 	struct stat st;
 	git_repository *git;
 	char local[TRANSPORT_REF_MAX + 16], key[TRANSPORT_REF_MAX + 16];
+	char head[TRANSPORT_REF_MAX];
 	git_config *cfg = NULL;
 	int rc, error, existed = 0, created = 0;
 
@@ -144,7 +214,8 @@ int clone_run(
 	    (error = transport_fetch(&f, git, TRANSPORT_DEFAULT_REMOTE, opts)) <
 		    0)
 		goto done;
-	if (!(tip = pick_branch(f))) {
+	remote_head(head, sizeof(head), git);
+	if (!(tip = pick_branch(f, head))) {
 		error = error_set(
 			ERROR_NOTFOUND,
 			"remote '%s' has no branch to clone (an empty hub? "

@@ -3,13 +3,15 @@
  *
  * Creates DIR (new, or an empty folder) as a plan repository, adds URL as
  * remote "origin", fetches it into the quarantine refs, picks the branch
- * (the remote's only branch, else "main", else "master", else the first by
- * name), verifies its whole history (sync/verify: every commit, a root
- * commit signed by a coordinator of its own partners.yaml), and only then
- * records origin/<branch>, creates the local branch, checks it out and
- * configures the repository as init does (repo_configure: gpg.format=ssh,
- * allowedSignersFile, the merge driver, the hooks; allowed_signers written
- * from partners.yaml).  The branch tracks origin/<branch> for stock git.
+ * (the one the remote's HEAD names, as git clone does; when the remote does
+ * not say, or is reached over ssh: its only branch, else "main", else
+ * "master", else the first by name), verifies its whole history (sync/verify:
+ * every commit, a root commit signed by a coordinator of its own
+ * partners.yaml), and only then records origin/<branch>, creates the local
+ * branch, checks it out and configures the repository as init does
+ * (repo_configure: gpg.format=ssh, allowedSignersFile, the merge driver, the
+ * hooks; allowed_signers written from partners.yaml).  The branch tracks
+ * origin/<branch> for stock git.
  *
  * Trust on first use: the root commit's signer's fingerprint is returned
  * for the user to check; with `trust` (an "SHA256:..." fingerprint, the
