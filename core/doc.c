@@ -1,8 +1,10 @@
 #include "doc.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <yaml.h>
 
@@ -242,6 +244,129 @@ static void key_free(char *key)
 		free(key);
 }
 
+/* ---- arenas ------------------------------------------------------------- */
+
+/*
+ * An arena hands out memory from chunks of CHUNK_SIZE bytes, each mapped at
+ * an address that is a multiple of its size, so that the chunk of any
+ * pointer into it is found by masking.  A chunk counts the allocations in
+ * it still in use, plus one while its arena fills it; it is unmapped when
+ * the count drops to zero.  Freed memory inside a chunk is not reused:
+ * parsed trees are mostly freed whole.  node->alloc says which of a node
+ * and its arrays live in a chunk.
+ */
+#define CHUNK_SIZE ((size_t)2 << 20)
+#define CHUNK_BIG (CHUNK_SIZE / 8) /* larger requests go to malloc */
+#define CHUNK_HEAD 64
+
+enum { A_NODE = 1, A_ITEMS = 2, A_KEYS = 4 };
+
+struct chunk {
+	atomic_size_t live;
+};
+
+struct doc_arena {
+	char *chunk; /* being filled, NULL before the first */
+	size_t used;
+};
+
+static atomic_size_t chunks_mapped;
+
+size_t doc_arena_chunks(void)
+{
+	return atomic_load(&chunks_mapped);
+}
+
+static struct chunk *chunk_of(const void *p)
+{
+	return (struct chunk *)((uintptr_t)p & ~(uintptr_t)(CHUNK_SIZE - 1));
+}
+
+static void chunk_put(struct chunk *c)
+{
+	if (atomic_fetch_sub(&c->live, 1) == 1) {
+		munmap(c, CHUNK_SIZE);
+		atomic_fetch_sub(&chunks_mapped, 1);
+	}
+}
+
+static char *chunk_new(void)
+{
+	size_t span = 2 * CHUNK_SIZE;
+	char *p =
+		mmap(NULL, span, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *c, *end;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	c = (char *)(((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1));
+	end = c + CHUNK_SIZE;
+	if (c > p)
+		munmap(p, (size_t)(c - p));
+	if (end < p + span)
+		munmap(end, (size_t)(p + span - end));
+#ifdef MADV_HUGEPAGE
+	/* One page fault per chunk where the system allows huge pages:
+	 * many small faults are a good part of a large plan's load time. */
+	madvise(c, CHUNK_SIZE, MADV_HUGEPAGE);
+#endif
+	atomic_init(&((struct chunk *)c)->live, 1);
+	atomic_fetch_add(&chunks_mapped, 1);
+	return c;
+}
+
+/* size bytes from the arena, or NULL: then malloc's turn. */
+static void *arena_alloc(struct doc_arena *a, size_t size)
+{
+	char *p;
+
+	size = (size + 7) & ~(size_t)7;
+	if (!a || size > CHUNK_BIG)
+		return NULL;
+	if (!a->chunk || a->used + size > CHUNK_SIZE) {
+		char *c = chunk_new();
+
+		if (!c)
+			return NULL;
+		if (a->chunk)
+			chunk_put((struct chunk *)a->chunk);
+		a->chunk = c;
+		a->used = CHUNK_HEAD;
+	}
+	p = a->chunk + a->used;
+	a->used += size;
+	atomic_fetch_add(&((struct chunk *)a->chunk)->live, 1);
+	return p;
+}
+
+struct doc_arena *doc_arena_new(void)
+{
+	struct doc_arena *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		error_nomem();
+	return a;
+}
+
+void doc_arena_done(struct doc_arena *arena)
+{
+	if (!arena)
+		return;
+	if (arena->chunk)
+		chunk_put((struct chunk *)arena->chunk);
+	free(arena);
+}
+
+/* Free an array of a node (flag: A_ITEMS or A_KEYS). */
+static void array_free(const struct doc_node *node, void *array, unsigned flag)
+{
+	if (node->alloc & flag)
+		chunk_put(chunk_of(array));
+	else
+		free(array);
+}
+
 static struct doc_node *node_alloc(enum doc_kind kind, size_t extra)
 {
 	struct doc_node *n = calloc(1, sizeof(*n) + extra);
@@ -251,6 +376,34 @@ static struct doc_node *node_alloc(enum doc_kind kind, size_t extra)
 		return NULL;
 	}
 	n->kind = kind;
+	return n;
+}
+
+/* A node from the arena if there is one, else from malloc. */
+static struct doc_node *
+node_new(struct doc_arena *a, enum doc_kind kind, size_t extra)
+{
+	struct doc_node *n = arena_alloc(a, sizeof(*n) + extra);
+
+	if (!n)
+		return node_alloc(kind, extra);
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->alloc = A_NODE;
+	return n;
+}
+
+static struct doc_node *
+scalar_new(struct doc_arena *a, const char *str, size_t len)
+{
+	struct doc_node *n = node_new(a, DOC_SCALAR, len + 1);
+
+	if (!n)
+		return NULL;
+	n->str = (char *)(n + 1);
+	memcpy(n->str, str, len);
+	n->str[len] = '\0';
+	n->len = len;
 	return n;
 }
 
@@ -303,9 +456,30 @@ void doc_free(struct doc_node *node)
 			key_free(node->keys[i]);
 		doc_free(node->items[i]);
 	}
-	free(node->keys);
-	free(node->items);
-	free(node);
+	array_free(node, node->keys, A_KEYS);
+	array_free(node, node->items, A_ITEMS);
+	if (node->alloc & A_NODE)
+		chunk_put(chunk_of(node));
+	else
+		free(node);
+}
+
+/* Move an array out of the arena into malloc'd memory of cap items. */
+static void *array_to_heap(
+	struct doc_node *c,
+	void *array,
+	size_t item,
+	size_t cap,
+	unsigned flag)
+{
+	void *p = malloc(cap * item);
+
+	if (!p)
+		return NULL;
+	memcpy(p, array, c->n * item);
+	chunk_put(chunk_of(array));
+	c->alloc &= ~flag;
+	return p;
 }
 
 static int grow(struct doc_node *c)
@@ -314,13 +488,20 @@ static int grow(struct doc_node *c)
 	struct doc_node **items;
 
 	if (c->kind == DOC_MAP) {
-		char **keys = realloc(c->keys, cap * sizeof(*keys));
+		char **keys = c->alloc & A_KEYS ?
+				      array_to_heap(
+					      c, c->keys, sizeof(*keys), cap,
+					      A_KEYS) :
+				      realloc(c->keys, cap * sizeof(*keys));
 
 		if (!keys)
 			return error_nomem();
 		c->keys = keys;
 	}
-	items = realloc(c->items, cap * sizeof(*items));
+	items = c->alloc & A_ITEMS ?
+			array_to_heap(
+				c, c->items, sizeof(*items), cap, A_ITEMS) :
+			realloc(c->items, cap * sizeof(*items));
 	if (!items)
 		return error_nomem();
 	c->items = items;
@@ -553,6 +734,7 @@ struct frame {
 };
 
 struct reader {
+	struct doc_arena *arena; /* NULL: malloc */
 	const char *name;
 	const char *buf;
 	size_t len;
@@ -786,15 +968,20 @@ static int finish(struct reader *r)
 	size_t n = top->n;
 
 	if (n > 0) {
-		c->items = malloc(n * sizeof(*c->items));
-		if (!c->items)
+		c->items = arena_alloc(r->arena, n * sizeof(*c->items));
+		if (c->items)
+			c->alloc |= A_ITEMS;
+		else if (!(c->items = malloc(n * sizeof(*c->items))))
 			return error_nomem();
 		memcpy(c->items, top->items, n * sizeof(*c->items));
 		if (c->kind == DOC_MAP) {
-			c->keys = malloc(n * sizeof(*c->keys));
-			if (!c->keys) {
-				free(c->items);
+			c->keys = arena_alloc(r->arena, n * sizeof(*c->keys));
+			if (c->keys) {
+				c->alloc |= A_KEYS;
+			} else if (!(c->keys = malloc(n * sizeof(*c->keys)))) {
+				array_free(c, c->items, A_ITEMS);
 				c->items = NULL;
+				c->alloc &= ~(unsigned)A_ITEMS;
 				return error_nomem();
 			}
 			memcpy(c->keys, top->keys, n * sizeof(*c->keys));
@@ -891,7 +1078,7 @@ static int on_event(struct reader *r, const yaml_event_t *ev, int *docs)
 		if (ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE &&
 		    !doc_utf8_valid(v, len))
 			return refuse(r, m, "invalid UTF-8 in scalar");
-		node = doc_new_scalar_len(v, len);
+		node = scalar_new(r->arena, v, len);
 		if (!node)
 			return ERROR_NOMEM;
 		node->plain =
@@ -911,7 +1098,7 @@ static int on_event(struct reader *r, const yaml_event_t *ev, int *docs)
 			return refuse(r, m, "tags are not allowed");
 		if (r->depth >= DOC_MAX_DEPTH)
 			return refuse(r, m, "nesting deeper than 6 levels");
-		node = seq ? doc_new_seq() : doc_new_map();
+		node = node_new(r->arena, seq ? DOC_SEQ : DOC_MAP, 0);
 		if (!node)
 			return ERROR_NOMEM;
 	}
@@ -934,6 +1121,16 @@ int doc_parse(
 	size_t len,
 	const char *name)
 {
+	return doc_parse_arena(out, buf, len, name, NULL);
+}
+
+int doc_parse_arena(
+	struct doc_node **out,
+	const char *buf,
+	size_t len,
+	const char *name,
+	struct doc_arena *arena)
+{
 	struct reader r;
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -941,6 +1138,7 @@ int doc_parse(
 	size_t i;
 
 	memset(&r, 0, sizeof(r));
+	r.arena = arena;
 	r.name = name ? name : "<input>";
 	r.buf = buf;
 	r.len = len;

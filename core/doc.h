@@ -53,6 +53,10 @@ struct doc_node {
 	size_t n, cap;
 	char **keys;
 	struct doc_node **items;
+
+	/* Internal: which of the node and its arrays come from a
+	 * doc_arena's chunk (0: all from malloc). */
+	unsigned alloc;
 };
 
 /*
@@ -65,6 +69,31 @@ int doc_parse(
 	const char *buf,
 	size_t len,
 	const char *name);
+
+/*
+ * An allocator for a reader of many documents (plan_load_dir): the nodes
+ * and child arrays of the trees it parses come from large chunks shared
+ * by the trees, instead of a malloc each, and a fresh process touches far
+ * fewer pages.  The trees are ordinary trees: every function here works on
+ * them, doc_free frees them (a chunk goes back to the system with the last
+ * node in it).  doc_arena_done ends the arena, not its trees.  One arena
+ * per thread; trees may then be used and freed by any thread.
+ */
+struct doc_arena;
+
+/* NULL on out of memory (message set). */
+struct doc_arena *doc_arena_new(void);
+void doc_arena_done(struct doc_arena *arena);
+/* Chunks all arenas hold now (for tests: 0 once every tree is freed). */
+size_t doc_arena_chunks(void);
+
+/* doc_parse with the tree's nodes from arena (NULL: malloc). */
+int doc_parse_arena(
+	struct doc_node **out,
+	const char *buf,
+	size_t len,
+	const char *name,
+	struct doc_arena *arena);
 
 /* Canonical text of a tree, malloc'd and NUL-terminated. */
 int doc_emit(char **out, size_t *out_len, const struct doc_node *root);

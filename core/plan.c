@@ -1021,12 +1021,13 @@ static int parse_named(
 	const char *path,
 	const char *name,
 	const char *buf,
-	size_t len)
+	size_t len,
+	struct doc_arena *arena)
 {
 	struct doc_node *doc = NULL;
 	int error;
 
-	if ((error = doc_parse(&doc, buf, len, name)) < 0)
+	if ((error = doc_parse_arena(&doc, buf, len, name, arena)) < 0)
 		goto done;
 	if ((error = check_file(doc, kind, path, name)) < 0)
 		goto done;
@@ -1044,7 +1045,7 @@ int plan_parse(
 	const char *buf,
 	size_t len)
 {
-	return parse_named(out, kind, path, path, buf, len);
+	return parse_named(out, kind, path, path, buf, len, NULL);
 }
 
 /* ---- the whole plan ------------------------------------------------------ */
@@ -1207,6 +1208,8 @@ void plan_set_partners(struct plan *plan, struct doc_node *partners)
 
 /* ---- loading ------------------------------------------------------------ */
 
+#define LOAD_MAX_JOBS 8
+
 struct loaded {
 	unsigned p, a;
 	struct doc_node *doc;
@@ -1215,6 +1218,7 @@ struct loaded {
 struct loader {
 	const char *dir;
 	unsigned jobs; /* threads parsing action files */
+	struct doc_arena *arenas[LOAD_MAX_JOBS]; /* one per thread */
 	int show_dir; /* prefix names with dir */
 	unsigned char listed[MAX_ID_NUM + 1];
 	struct loaded *items;
@@ -1247,7 +1251,7 @@ static int read_parse(
 	if ((error = fsutil_read_fileat(
 		     &buf, &len, dirfd, file, name, DOC_MAX_FILE)) < 0)
 		goto done;
-	error = parse_named(out, kind, rel, name, buf, len);
+	error = parse_named(out, kind, rel, name, buf, len, NULL);
 done:
 	free(buf);
 	return error;
@@ -1341,7 +1345,6 @@ add_loaded(struct loader *l, struct doc_node *doc, unsigned p, unsigned a)
  * reported is the first one in listing order, the one a load of one file
  * after the other would stop at.
  */
-#define LOAD_MAX_JOBS 8
 #define LOAD_FILES_PER_JOB 16 /* fewer files per thread: fewer threads */
 
 struct job {
@@ -1354,7 +1357,7 @@ struct job {
 };
 
 struct batch {
-	const struct loader *l;
+	struct loader *l;
 	int dirfd;
 	const char *prio;
 	struct job *jobs;
@@ -1363,8 +1366,12 @@ struct batch {
 	atomic_size_t stop; /* the first job that failed; n if none */
 };
 
-static int
-parse_job(const struct batch *b, struct job *j, char **buf, size_t *cap)
+static int parse_job(
+	const struct batch *b,
+	struct job *j,
+	char **buf,
+	size_t *cap,
+	struct doc_arena *arena)
 {
 	char rel[PATH_MAX], name[PATH_MAX + 64];
 	size_t len = 0;
@@ -1376,20 +1383,32 @@ parse_job(const struct batch *b, struct job *j, char **buf, size_t *cap)
 		     buf, cap, &len, b->dirfd, j->fn, name, DOC_MAX_FILE,
 		     j->regular)) < 0)
 		return error;
-	return parse_named(&j->doc, PLAN_FILE_ACTION, rel, name, *buf, len);
+	return parse_named(
+		&j->doc, PLAN_FILE_ACTION, rel, name, *buf, len, arena);
 }
 
-static void run_jobs(struct batch *b)
+struct worker {
+	struct batch *b;
+	size_t k; /* its arena: l->arenas[k] */
+};
+
+static void run_jobs(struct batch *b, size_t k)
 {
+	struct doc_arena **arena = &b->l->arenas[k];
 	char *buf = NULL;
 	size_t cap = 0, i, s;
+
+	/* Without an arena, the trees come from malloc. */
+	if (!*arena)
+		*arena = doc_arena_new();
 
 	for (;;) {
 		i = atomic_fetch_add(&b->next, 1);
 		/* Past a failed job nothing more is needed. */
 		if (i >= b->n || i > atomic_load(&b->stop))
 			break;
-		b->jobs[i].error = parse_job(b, &b->jobs[i], &buf, &cap);
+		b->jobs[i].error =
+			parse_job(b, &b->jobs[i], &buf, &cap, *arena);
 		if (b->jobs[i].error == 0)
 			continue;
 		b->jobs[i].msg = strdup(error_message());
@@ -1402,7 +1421,9 @@ static void run_jobs(struct batch *b)
 
 static void *job_thread(void *arg)
 {
-	run_jobs(arg);
+	struct worker *w = arg;
+
+	run_jobs(w->b, w->k);
 	return NULL;
 }
 
@@ -1410,6 +1431,7 @@ static void *job_thread(void *arg)
 static void run_batch(struct batch *b, unsigned jobs)
 {
 	pthread_t th[LOAD_MAX_JOBS];
+	struct worker wk[LOAD_MAX_JOBS];
 	int started[LOAD_MAX_JOBS];
 	size_t w = b->n / LOAD_FILES_PER_JOB, k;
 
@@ -1420,9 +1442,13 @@ static void run_batch(struct batch *b, unsigned jobs)
 	atomic_store(&b->next, 0);
 	atomic_store(&b->stop, b->n);
 	/* A thread that cannot start leaves its share to the others. */
-	for (k = 1; k < w; k++)
-		started[k] = pthread_create(&th[k], NULL, job_thread, b) == 0;
-	run_jobs(b);
+	for (k = 1; k < w; k++) {
+		wk[k].b = b;
+		wk[k].k = k;
+		started[k] =
+			pthread_create(&th[k], NULL, job_thread, &wk[k]) == 0;
+	}
+	run_jobs(b, 0);
 	for (k = 1; k < w; k++)
 		if (started[k])
 			pthread_join(th[k], NULL);
@@ -1703,6 +1729,8 @@ int plan_load_dir_jobs(struct plan **out, const char *dir, unsigned jobs)
 	plan = NULL;
 done:
 	if (l) {
+		for (i = 0; i < LOAD_MAX_JOBS; i++)
+			doc_arena_done(l->arenas[i]);
 		for (i = 0; i < l->n; i++)
 			doc_free(l->items[i].doc);
 		free(l->items);

@@ -754,10 +754,114 @@ static void test_doc__tree_api(void **state)
 	doc_free(c);
 }
 
+/* The same edits on two trees. */
+static void edit_tree(struct doc_node *d)
+{
+	struct doc_node *seq = doc_map_get(d, "list");
+	char key[32];
+	int i;
+
+	assert_non_null(seq);
+	/* Grow arrays that may have come from the arena. */
+	for (i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "added%02d", i);
+		assert_int_equal(doc_map_set(d, key, doc_new_scalar(key)), 0);
+		assert_int_equal(doc_seq_append(seq, doc_new_scalar(key)), 0);
+	}
+	assert_int_equal(doc_map_set(d, "k03", doc_new_plain("true")), 0);
+	assert_int_equal(
+		doc_map_insert(d, 0, "first", doc_new_scalar("at 0")), 0);
+	assert_int_equal(doc_map_remove(d, "k07"), 0);
+	doc_seq_remove(seq, 1);
+	doc_seq_remove(seq, 0);
+}
+
+/*
+ * Trees parsed from an arena are trees like the others: equal to the
+ * malloc'd parse, editable, cloned, freed in any order, also after the
+ * arena is done and across its chunks.
+ */
+static void test_doc__arena(void **state)
+{
+	enum { DOCS = 4000 };
+	static struct doc_node *docs[DOCS];
+	struct doc_arena *a = doc_arena_new();
+	struct doc_node *heap, *in, *clone, *bad = NULL;
+	char *text = NULL, *big;
+	size_t len = 0, cap = 0, i;
+	char line[128];
+
+	(void)state;
+	assert_non_null(a);
+	/* A document with a map bigger than the reader's small-map limit, an
+	 * unknown key and nesting. */
+	for (i = 0; i < 40; i++) {
+		int n = snprintf(
+			line, sizeof(line), "k%02zu: value %zu \"q\"\n", i, i);
+
+		text = realloc(text, cap += (size_t)n + 1);
+		memcpy(text + len, line, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	{
+		const char *tail = "list:\n  - a\n  - b: [1, 2]\n    c: {}\n"
+				   "  - |\n    two\n    lines\n";
+
+		text = realloc(text, len + strlen(tail) + 1);
+		memcpy(text + len, tail, strlen(tail) + 1);
+		len += strlen(tail);
+	}
+	assert_int_equal(doc_parse(&heap, text, len, "t.yaml"), 0);
+	assert_int_equal(doc_parse_arena(&in, text, len, "t.yaml", a), 0);
+	assert_true(doc_equal(heap, in));
+	assert_string_equal(emit_ok(heap), emit_ok(in));
+	edit_tree(heap);
+	edit_tree(in);
+	assert_true(doc_equal(heap, in));
+	clone = doc_clone(in);
+	assert_true(doc_equal(clone, heap));
+	doc_free(clone);
+	doc_free(heap);
+
+	/* A refused document gives back what it took; the arena goes on. */
+	assert_int_equal(
+		doc_parse_arena(
+			&bad, "a: [1, 2]\nb: x\na: 3\n", 19, "b.yaml", a),
+		ERROR_INVALID);
+	assert_null(bad);
+	assert_non_null(strstr(error_message(), "duplicate key 'a'"));
+	/* A scalar too large for the arena's chunks comes from malloc. */
+	big = malloc(600001);
+	assert_non_null(big);
+	memcpy(big, "x: ", 3);
+	memset(big + 3, 'y', 599997);
+	big[600000] = '\0';
+	assert_int_equal(doc_parse_arena(&docs[0], big, 600000, "big", a), 0);
+	assert_int_equal(doc_map_get(docs[0], "x")->len, 599997);
+	free(big);
+	/* Several chunks' worth, freed out of order, half of them after
+	 * the arena is done. */
+	for (i = 1; i < DOCS; i++)
+		assert_int_equal(
+			doc_parse_arena(&docs[i], text, len, "t.yaml", a), 0);
+	assert_true(doc_arena_chunks() > 2);
+	for (i = 0; i < DOCS; i += 2)
+		doc_free(docs[i]);
+	doc_arena_done(a);
+	assert_true(doc_equal(docs[DOCS - 1], docs[1]));
+	for (i = DOCS / 2; i-- > 0;)
+		doc_free(docs[2 * i + 1]);
+	doc_free(in);
+	free(text);
+	/* Every chunk went back with its last node. */
+	assert_int_equal(doc_arena_chunks(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_doc__parse_tree),
+		cmocka_unit_test(test_doc__arena),
 		cmocka_unit_test(test_doc__parse_empty_is_null),
 		cmocka_unit_test(test_doc__refuse_alias),
 		cmocka_unit_test(test_doc__refuse_anchor_on_map_and_key),
