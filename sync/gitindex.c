@@ -36,6 +36,9 @@
 #define FLAG_STAGE 0x3000u
 #define FLAG_NAMELEN 0x0fffu
 #define MAX_CHANGES 65536
+/* gitindex's files in the git dir, beside index.lock (which it holds) */
+#define MARK_NAME "plansync-index-lock.tmp"
+#define TEMP_NAME "plansync-index.tmp"
 
 struct change {
 	const char *path;
@@ -512,21 +515,85 @@ fail:
 		ERROR_GENERIC, "cannot write '%s': %s", path, strerror(errno));
 }
 
-/* A new index through index.lock: runs of old entries, the new ones. */
+/*
+ * Create gitdir/name afresh (O_EXCL) holding buf; its path in out.  With
+ * out_fd, the file stays open there; else it is closed.
+ */
+static int write_new(
+	char *out,
+	size_t outlen,
+	const char *gitdir,
+	const char *name,
+	const void *buf,
+	size_t len,
+	int *out_fd)
+{
+	int fd;
+
+	if ((size_t)snprintf(out, outlen, "%s%s", gitdir, name) >= outlen)
+		return error_set(ERROR_GENERIC, "path too long: '%s'", gitdir);
+	unlink(out); /* a leftover of a killed run: ours (repository lock) */
+	fd =
+		open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		     0666);
+	if (fd < 0 || write_all(fd, buf, len) < 0) {
+		error_set(
+			ERROR_GENERIC, "cannot write '%s': %s", out,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(out);
+		return ERROR_GENERIC;
+	}
+	if (out_fd)
+		*out_fd = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+/*
+ * Take index.lock the way git does (it exists or not, atomically), but
+ * born holding gitindex's mark: written to a file of its own, then linked
+ * to index.lock, which fails if anyone holds the lock.  1 if taken.
+ */
+static int take_lock(const char *gitdir, const char *lockpath)
+{
+	char mark[64], tmp[4096];
+	int taken;
+
+	snprintf(
+		mark, sizeof(mark), "%s %ld\n", GITINDEX_LOCK_MARK,
+		(long)getpid());
+	if (write_new(
+		    tmp, sizeof(tmp), gitdir, MARK_NAME, mark, strlen(mark),
+		    NULL) < 0) {
+		error_clear();
+		return 0;
+	}
+	taken = link(tmp, lockpath) == 0;
+	unlink(tmp);
+	return taken;
+}
+
+/*
+ * A new index: runs of old entries, the new ones, written to TEMP_NAME and
+ * renamed over the index (index.lock, held meanwhile, keeps its mark so
+ * that a kill leaves nothing gitindex_recover cannot tell is its own).
+ */
 static int
 copy(const struct index *ix,
      const struct change *c,
      size_t n,
      const unsigned char *ents,
      const size_t *entlen,
-     int lockfd,
      const char *gitdir,
-     const char *lockpath,
      const char *path)
 {
 	unsigned char *out = NULL;
+	char tmp[4096];
 	size_t i, k, o, pos, len, count = ix->count;
-	int error = 0;
+	int tfd = -1, error = 0;
 
 	if (!ix->ours && !checksum_holds(ix->map, ix->size))
 		return GITINDEX_SLOW;
@@ -565,20 +632,20 @@ copy(const struct index *ix,
 		sha1_final(out + o, &ctx);
 	}
 	o += SHA1_LEN;
-	if (ftruncate(lockfd, 0) < 0 || lseek(lockfd, 0, SEEK_SET) < 0 ||
-	    write_all(lockfd, out, o) < 0) {
-		error = error_set(
-			ERROR_GENERIC, "cannot write '%s': %s", lockpath,
-			strerror(errno));
+	if ((error = write_new(
+		     tmp, sizeof(tmp), gitdir, TEMP_NAME, out, o, &tfd)) < 0)
 		goto done;
-	}
-	if (rename(lockpath, path) < 0)
+	if (rename(tmp, path) < 0) {
 		error = error_set(
-			ERROR_GENERIC, "cannot rename '%s' to '%s': %s",
-			lockpath, path, strerror(errno));
-	else
-		stamp_write(gitdir, lockfd, out + o - SHA1_LEN);
+			ERROR_GENERIC, "cannot rename '%s' to '%s': %s", tmp,
+			path, strerror(errno));
+		unlink(tmp);
+	} else {
+		stamp_write(gitdir, tfd, out + o - SHA1_LEN);
+	}
 done:
+	if (tfd >= 0)
+		close(tfd);
 	free(out);
 	return error;
 }
@@ -593,10 +660,10 @@ int gitindex_update(
 	struct change *c = NULL;
 	unsigned char *ents = NULL;
 	size_t *entlen = NULL;
-	char path[4096], lockpath[4096], mark[64];
+	char path[4096], lockpath[4096];
 	struct stat st;
 	size_t i, cap, k;
-	int fd = -1, lockfd = -1, locked = 0, fast = 1, error = 0;
+	int fd = -1, locked = 0, fast = 1, error = 0;
 
 	if (n == 0 || n > MAX_CHANGES)
 		return GITINDEX_SLOW;
@@ -609,15 +676,10 @@ int gitindex_update(
 
 	/* The lock first, as git takes it: no writer between read and
 	 * write.  Its first line says who holds it (gitindex_recover). */
-	lockfd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (lockfd < 0)
-		return GITINDEX_SLOW; /* libgit2 reports a held lock */
+	if (!take_lock(gitdir, lockpath))
+		return GITINDEX_SLOW; /* held: libgit2 reports it */
 	locked = 1;
-	snprintf(
-		mark, sizeof(mark), "%s %ld\n", GITINDEX_LOCK_MARK,
-		(long)getpid());
-	if (write_all(lockfd, (const unsigned char *)mark, strlen(mark)) < 0 ||
-	    (error = index_open(&ix, &st, &fd, path, O_RDWR, 1)) != 0) {
+	if ((error = index_open(&ix, &st, &fd, path, O_RDWR, 1)) != 0) {
 		error = error ? error : GITINDEX_SLOW;
 		goto done;
 	}
@@ -663,15 +725,9 @@ int gitindex_update(
 	if (fast && ix.offs[ix.count] == ix.size - SHA1_LEN) {
 		error = in_place(&ix, c, n, ents, entlen, fd, gitdir, path);
 	} else {
-		error =
-			copy(&ix, c, n, ents, entlen, lockfd, gitdir, lockpath,
-			     path);
-		if (error == 0)
-			locked = 0; /* renamed into place */
+		error = copy(&ix, c, n, ents, entlen, gitdir, path);
 	}
 done:
-	if (lockfd >= 0)
-		close(lockfd);
 	if (locked)
 		unlink(lockpath);
 	index_close(&ix, fd);
@@ -717,6 +773,10 @@ int gitindex_recover(const char *gitdir)
 				ERROR_GENERIC, "cannot write '%s': %s", path,
 				strerror(errno));
 	}
+	/* A new index half-written when the kill came: never renamed in. */
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", gitdir, TEMP_NAME) <
+	    sizeof(path))
+		unlink(path);
 	if (error == 0 && unlink(lockpath) < 0 && errno != ENOENT)
 		error = error_set(
 			ERROR_GENERIC, "cannot remove '%s': %s", lockpath,
