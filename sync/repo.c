@@ -20,6 +20,7 @@
 #include "core/sshsig.h"
 #include "gitindex.h"
 #include "lock.h"
+#include "sync.h"
 #include "signers.h"
 
 struct repo {
@@ -894,6 +895,10 @@ int repo_recover(struct repo *repo)
 	} else if (error < 0) {
 		return error;
 	}
+	/* A commit or merge was killed: lock files it left (git's index.lock
+	 * among them) go first, when no process can be holding them. */
+	if ((error = sync_recover(NULL, repo)) < 0)
+		goto done;
 	if ((error = repo_head(&head, repo)) < 0)
 		goto done;
 	if (strncmp(journal, "commit ", 7) != 0 || len < 48 ||

@@ -24,5 +24,19 @@ if [ -z "$(git status --porcelain)" ]; then ok "work tree clean"; else notok "wo
 expect 0 "status (libgit2 reads the index)" status
 if git fsck --no-progress >/dev/null 2>&1; then ok "git fsck clean"; else notok "git fsck clean"; fi
 if git update-index --refresh >/dev/null 2>&1 && git diff-index --quiet --cached HEAD; then ok "index matches HEAD"; else notok "index matches HEAD"; fi
+
+# A commit killed after its branch moved (the journal says so) and a lock
+# git's way (not gitindex's) left behind, as libgit2 leaves one when killed
+# writing the index: the next command removes the lock (no process holds
+# it) and finishes the commit, instead of failing on "the index is locked".
+git checkout -q -b side
+expect 0 "set on side" set P4-A1 status done
+git checkout -q -
+expect 0 "set on the main branch" set P5-A1 status on-hold
+PLANSYNC_TEST_DIE_AFTER_REF=1 "$PLANSYNC_BIN" merge side >/dev/null 2>&1
+printf 'DIRC' >.git/index.lock
+expect 0 "the next command works past a stale index.lock" set P4-A1 timescale "Spring 2024"
+if [ ! -e .git/index.lock ]; then ok "the stale lock is gone"; else notok "the stale lock is gone"; fi
+if [ -z "$(git status --porcelain)" ]; then ok "work tree clean after the merge is finished"; else notok "work tree clean after the merge is finished: $(git status --porcelain | head -3)"; fi
 expect 0 "verify" verify
 finish
