@@ -34,6 +34,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 	echo
 } >"$res"
 
+# BENCH_ONLY="load set verify merge sync audit" runs only those sections.
+want() { [ -z "${BENCH_ONLY:-}" ] || case " $BENCH_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
+
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	SIZES="1000 10000"
 else
@@ -44,7 +47,7 @@ fi
 #    times each load in a fresh process, with one thread and with the
 #    threads plan_load_dir uses (one per core), median of 5 runs alternated
 #    with libyaml's event parser alone over the same files.
-if [ -x "$B/genplan" ] && [ -x "$B/plan_bench" ]; then
+if want load && [ -x "$B/genplan" ] && [ -x "$B/plan_bench" ]; then
 	{
 		echo "## Plan load + validate + canonical write"
 		echo
@@ -82,7 +85,7 @@ if [ -x "$B/genplan" ] && [ -x "$B/plan_bench" ]; then
 fi
 
 # 2. Signed set on 1,000 and 100,000 actions against git commit -S (issue 3).
-if "$PS" help 2>/dev/null | grep -q '^  set '; then
+if want set && "$PS" help 2>/dev/null | grep -q '^  set '; then
 	"$PS" key generate --name Bench --email bench@plansync.example --org Bench >/dev/null 2>&1
 	ssh-keygen -q -t ed25519 -N '' -f "$work/gitkey" -C bench@plansync.example
 	{
@@ -128,7 +131,7 @@ if "$PS" help 2>/dev/null | grep -q '^  set '; then
 fi
 
 # 3. verify --all of a 10,000-commit signed history (issue 3).
-if [ -x "$B/verify_bench" ]; then
+if want verify && [ -x "$B/verify_bench" ]; then
 	echo "## verify --all" >>"$res"
 	echo >>"$res"
 	"$B/verify_bench" "$PS" "$work/verify" >>"$res" 2>"$out/verify_bench.err" ||
@@ -137,7 +140,7 @@ if [ -x "$B/verify_bench" ]; then
 fi
 
 # 4. Field merge of two divergent signed histories (issue 4).
-if [ -x "$B/merge_bench" ] && [ -f bench/merge_bench.sh ]; then
+if want merge && [ -x "$B/merge_bench" ] && [ -f bench/merge_bench.sh ]; then
 	echo "## merge" >>"$res"
 	echo >>"$res"
 	sh bench/merge_bench.sh "$PS" "$B" "$work/merge" >>"$res" 2>"$out/merge_bench.err" ||
@@ -146,7 +149,7 @@ if [ -x "$B/merge_bench" ] && [ -f bench/merge_bench.sh ]; then
 fi
 
 # 5. Sync of 1,000 signed commits over git:// (issue 5).
-if [ -x "$B/sync_gen" ] && [ -f bench/sync_bench.sh ]; then
+if want sync && [ -x "$B/sync_gen" ] && [ -f bench/sync_bench.sh ]; then
 	echo "## sync over git://" >>"$res"
 	echo >>"$res"
 	n=1000
@@ -157,7 +160,7 @@ fi
 
 # 6. blame and log on a long signed history, with and without the index
 #    (issue 6).
-if [ -x "$B/audit_bench" ]; then
+if want audit && [ -x "$B/audit_bench" ]; then
 	echo "## blame and log" >>"$res"
 	echo >>"$res"
 	c=100000
