@@ -3,7 +3,7 @@
  */
 #include "cmd.h"
 
-#include "audit_opts.h"
+#include "audit.h"
 
 #include <getopt.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The options of plansync log and blame (parsed by one shared function,
-# cli/audit_opts.c): what each accepts, and the usage errors (exit 2, one
+# cli/audit.c): what each accepts, and the usage errors (exit 2, one
 # line naming the command and the argument) for what it does not.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 /*
- * cli/audit_opts: what `plansync log` and `plansync blame` share: their
+ * cli/audit: what `plansync log` and `plansync blame` share: their
  * options, and the helpers that print what commits carry.
  *
  * Author names (and anything else read from a commit) are untrusted: stock
@@ -8,8 +8,8 @@
  * output goes through audit_put_text, JSON strings through
  * audit_json_string.
  */
-#ifndef PLANSYNC_AUDIT_OPTS_H
-#define PLANSYNC_AUDIT_OPTS_H
+#ifndef PLANSYNC_AUDIT_H
+#define PLANSYNC_AUDIT_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /*
- * cli/audit_opts.c: options and output helpers of plansync log and blame
+ * cli/audit.c: options and output helpers of plansync log and blame
  * (and the names clone prints).
  */
-#include "audit_opts.h"
+#include "audit.h"
 
 #include <getopt.h>
 #include <stdarg.h>
