@@ -350,16 +350,30 @@ static int is_text(const struct doc_node *n)
  */
 static long control_char(const char *str, size_t len)
 {
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i;
+	size_t i = 0;
+	uint64_t x;
 
-	for (i = 0; i < len; i++) {
+	while (i < len) {
+		/* Printable ASCII 8 bytes at a time (no carries: bytes under
+		 * 0x80 + 0x60 set bit 7 iff >= 0x20, + 0x01 iff 0x7F). */
+		if (len - i >= 8) {
+			memcpy(&x, s + i, 8);
+			if (!(x & high) && ((x + 0x60 * ones) & high) == high &&
+			    !((x + ones) & high)) {
+				i += 8;
+				continue;
+			}
+		}
 		if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') ||
 		    s[i] == 0x7F)
 			return s[i];
 		if (s[i] == 0xC2 && i + 1 < len && s[i + 1] >= 0x80 &&
 		    s[i + 1] <= 0x9F)
 			return s[i + 1];
+		i++;
 	}
 	return -1;
 }
