@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/key.h"
 #include "sync/clone.h"
 #include "sync/transport.h"
 
@@ -64,6 +65,9 @@ int cmd_clone(int argc, char **argv)
 	ssize_t n;
 	int c, error;
 
+	/* clone signs nothing: the passphrase must not reach the helpers it
+	 * runs (git credential, ssh-keygen). */
+	key_forget_env_passphrase();
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':

@@ -3,7 +3,10 @@
 # are wiped after use).  Once plansync has read the passphrase it must not
 # hand it on: the editor `plansync edit` runs, and anything that editor
 # starts, sees no PLANSYNC_PASSPHRASE; the rest of the environment is kept.
+# clone signs nothing and drops it at once: git's credential helper, which
+# it runs for an http hub with basic auth, does not see it either.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/servers.sh"
 
 R="$T/repo"
 export PLANSYNC_PASSPHRASE="s3cret pass"
@@ -27,4 +30,26 @@ if grep -q "^PLANSYNC_HOME=" "$T/editor-env"; then ok "the rest of the environme
 if git log -1 --format=%s | grep -q '^P4-A1: status .* -> done$'; then ok "edit committed"; else notok "edit committed ($(git log -1 --format=%s))"; fi
 expect 0 "verify after the edit" verify
 
+
+# ---- clone over http with basic auth: the credential helper ---------------
+SRV="$T/srv"
+mkdir -p "$SRV"
+git clone -q --bare "$R" "$SRV/auth.git"
+if start_http "$SRV"; then
+	cat >"$T/cred-helper" <<EOS
+#!/bin/sh
+env >"$T/helper-env"
+[ "\$1" = get ] && printf 'username=partner\npassword=%s\n' "$HTTP_PASSWORD"
+exit 0
+EOS
+	chmod +x "$T/cred-helper"
+	git config --global credential.helper "$T/cred-helper"
+	expect 0 "clone from an http hub with basic auth, PLANSYNC_PASSPHRASE set" clone "http://127.0.0.1:$HTTP_PORT/auth/auth.git" "$T/c-auth"
+	if [ -s "$T/helper-env" ]; then ok "the credential helper ran"; else notok "the credential helper ran"; fi
+	if grep -q "PLANSYNC_PASSPHRASE\|s3cret pass" "$T/helper-env"; then notok "the credential helper sees no PLANSYNC_PASSPHRASE"; else ok "the credential helper sees no PLANSYNC_PASSPHRASE"; fi
+	git config --global --unset credential.helper
+	stop_server "$HTTP_PID"
+else
+	notok "http: $SERVER_WHY"
+fi
 finish
