@@ -5,6 +5,7 @@
 #include "merge.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,6 +239,18 @@ write_journal(struct repo *repo, const char *hex, const struct fchanges *ch)
 	error = commit_journal_write(repo, hex, paths, ch->n);
 	free(paths);
 	return error;
+}
+
+/*
+ * Reading an object re-hashes it by default (SHA-1DC, as costly as the
+ * read itself for a priority folder's tree); git does not, objects being
+ * checked when they enter the repository (index-pack, or written here).
+ * Off while the merge reads trees and blobs (as sync/history does while
+ * building), on again after.  Commit signatures are checked with it on.
+ */
+static void fast_reads(int on)
+{
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, on ? 0 : 1);
 }
 
 static int fchange_cmp(const void *a, const void *b)
@@ -663,8 +676,12 @@ static int touch_change(
 	return 0;
 }
 
-/* Every commit of one side since the base that changed an interest file. */
-static int build_side(struct whostate *st, enum merge_side s)
+/*
+ * Every commit of one side since the base that changed an interest file,
+ * read through git (git, or a second handle when run on a thread).
+ */
+static int
+build_side(struct whostate *st, enum merge_side s, git_repository *git)
 {
 	struct side_hist *h = &st->side[s];
 	git_revwalk *walk = NULL;
@@ -682,14 +699,14 @@ static int build_side(struct whostate *st, enum merge_side s)
 	if (!(h->per = calloc(st->npaths ? st->npaths : 1, sizeof(*h->per))))
 		return error_nomem();
 	h->built = 1;
-	if ((rc = git_revwalk_new(&walk, st->git)) < 0 ||
+	if ((rc = git_revwalk_new(&walk, git)) < 0 ||
 	    (rc = git_revwalk_push(walk, &h->tip)) < 0 ||
 	    (rc = git_revwalk_hide(walk, &st->base)) < 0) {
 		error = git_fail(rc, "cannot walk history");
 		goto done;
 	}
 	while ((rc = git_revwalk_next(&id, walk)) == 0) {
-		if ((rc = git_commit_lookup(&c, st->git, &id)) < 0 ||
+		if ((rc = git_commit_lookup(&c, git, &id)) < 0 ||
 		    (rc = git_commit_tree(&tree, c)) < 0) {
 			error = git_fail(rc, "cannot read a commit");
 			goto done;
@@ -714,7 +731,7 @@ static int build_side(struct whostate *st, enum merge_side s)
 			tw.h = h;
 			tw.c = c;
 			if ((error = walk_trees(
-				     st->git, &tc, ptrees[0], tree, path, 0,
+				     git, &tc, ptrees[0], tree, path, 0,
 				     touch_change, &tw)) < 0)
 				goto done;
 		} else {
@@ -854,6 +871,56 @@ static int later(const struct touch *a, const struct touch *b)
 	return strcmp(a->hex, b->hex) > 0;
 }
 
+struct side_job {
+	struct whostate *st;
+	git_repository *git;
+	int error;
+	char message[512];
+};
+
+static void *side_worker(void *arg)
+{
+	struct side_job *j = arg;
+
+	j->error = build_side(j->st, MERGE_THEIRS, j->git);
+	if (j->error < 0)
+		snprintf(j->message, sizeof(j->message), "%s", error_message());
+	return NULL;
+}
+
+/*
+ * Both sides' histories, each side's walk being independent: theirs on a
+ * second thread with its own repository handle (libgit2 objects are not
+ * shared between threads) while this one walks ours.  Sequential when the
+ * thread or the handle cannot be had.
+ */
+static int build_sides(struct whostate *st)
+{
+	struct side_job job;
+	pthread_t th;
+	int error = 0, started = 0;
+
+	memset(&job, 0, sizeof(job));
+	job.st = st;
+	if (!st->side[MERGE_OURS].built && !st->side[MERGE_THEIRS].built &&
+	    git_repository_open_ext(
+		    &job.git, git_repository_path(st->git),
+		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0)
+		started = pthread_create(&th, NULL, side_worker, &job) == 0;
+	error_clear();
+	if (!st->side[MERGE_OURS].built)
+		error = build_side(st, MERGE_OURS, st->git);
+	if (started) {
+		pthread_join(th, NULL);
+		if (error == 0 && job.error < 0)
+			error = error_set(job.error, "%s", job.message);
+	}
+	git_repository_free(job.git);
+	if (error == 0 && !st->side[MERGE_THEIRS].built)
+		error = build_side(st, MERGE_THEIRS, st->git);
+	return error;
+}
+
 static int
 who_cb(struct merge_who *out,
        const struct merge_ctx *ctx,
@@ -883,7 +950,7 @@ who_cb(struct merge_who *out,
 	}
 	if ((at = find_path(st, path)) < 0)
 		return 0;
-	if (!st->side[side].built && (error = build_side(st, side)) < 0)
+	if (!st->side[side].built && (error = build_sides(st)) < 0)
 		return error;
 	t = &st->side[side].per[at];
 	for (i = 0; i < t->n; i++) {
@@ -1343,6 +1410,7 @@ int syncmerge_trees(
 
 	memset(&st, 0, sizeof(st));
 	memset(S, 0, sizeof(*S));
+	fast_reads(1);
 
 	if ((rc = git_commit_lookup(&bc, git, base)) < 0 ||
 	    (rc = git_commit_lookup(&oc, git, ours)) < 0 ||
@@ -1593,6 +1661,7 @@ done:
 	git_commit_free(oc);
 	git_commit_free(tc);
 	syncmerge_stats_release(&local);
+	fast_reads(0);
 	return error;
 }
 
@@ -2017,8 +2086,10 @@ int syncmerge_commit(
 			error = git_fail(rc, "cannot read the merged tree");
 			goto done;
 		}
-		if ((error = diff_trees(&ch, git, ot, nt)) < 0 ||
-		    (error = check_unedited(repo, index, &ch)) < 0)
+		fast_reads(1);
+		error = diff_trees(&ch, git, ot, nt);
+		fast_reads(0);
+		if (error < 0 || (error = check_unedited(repo, index, &ch)) < 0)
 			goto done;
 		h0 = partners_blob(&pb[0], nt);
 		h1 = partners_blob(&pb[1], ot);
