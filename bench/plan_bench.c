@@ -1,15 +1,21 @@
 /*
  * plan_bench [-r RUNS] [-j JOBS] DIR: time plan_load_dir (load + validate)
  * of a plan folder with one thread and with JOBS threads (default: what
- * plan_load_dir itself uses, one per online CPU up to 8), plan_write_dir of
- * it to a temporary folder, and, as a baseline, libyaml's event parser
- * alone over the same action files (each read with fsutil_read_file).  Each
- * load is measured RUNS times (default 5), the runs of the three alternating so
- * that a busy moment on the machine hits all of them; the medians are reported.
- * The last line is "key=value" pairs for bench/run.sh: actions=N jobs=J
- * load_s=S load_per_s=R load1_s=S load1_per_s=R write_s=S write_per_s=R
- * libyaml_s=S libyaml_per_s=R maxrss_kb=K (load_* with J threads, load1_* with
- * one).
+ * plan_load_dir uses, one per online CPU up to 8), plan_write_dir of it to
+ * a temporary folder, and, as a baseline, libyaml's event parser alone
+ * over the same action files (each read with fsutil_read_file).  Each load
+ * runs in a fresh child process, RUNS times (default 5), the runs of the
+ * three alternating so that a busy moment hits all of them; medians are
+ * reported, per second of wall time and, for one thread and the baseline,
+ * per second of CPU time (which other work on the machine slows less).
+ *
+ * The last line is "key=value" pairs for bench/run.sh:
+ *
+ *     actions=N jobs=J load_s=S load_per_s=R load1_s=S load1_per_s=R
+ *     write_s=S write_per_s=R libyaml_s=S libyaml_per_s=R
+ *     load1_cpu_per_s=R libyaml_cpu_per_s=R maxrss_kb=K
+ *
+ * load_* with J threads, load1_* with one.
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
@@ -33,6 +39,15 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the process, all threads. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -110,7 +125,7 @@ static double median(double *v, int n)
 
 /* What one measurement in a child process sends back. */
 struct result {
-	double t, write_t;
+	double t, cpu, write_t; /* cpu: CPU time of all threads */
 	size_t n;
 	long files;
 	char error[512];
@@ -131,7 +146,7 @@ measure(struct result *res,
 	struct plan *plan = NULL;
 	int fds[2], status;
 	pid_t pid;
-	double t0;
+	double t0, c0;
 
 	memset(res, 0, sizeof(*res));
 	if (pipe(fds) < 0 || (pid = fork()) < 0) {
@@ -140,16 +155,19 @@ measure(struct result *res,
 	}
 	if (pid == 0) {
 		close(fds[0]);
+		c0 = cpu_now();
 		t0 = now();
 		if (jobs == 0) {
 			res->files = libyaml_only(dir);
 			res->t = now() - t0;
+			res->cpu = cpu_now() - c0;
 		} else if (plan_load_dir_jobs(&plan, dir, jobs) < 0) {
 			snprintf(
 				res->error, sizeof(res->error), "%s",
 				error_message());
 		} else {
 			res->t = now() - t0;
+			res->cpu = cpu_now() - c0;
 			res->n = plan_action_count(plan);
 			t0 = now();
 			if (write_to && plan_write_dir(plan, write_to) < 0)
@@ -179,7 +197,8 @@ int main(int argc, char **argv)
 {
 	char tmp[] = "/tmp/plan_bench.XXXXXX";
 	double t1[MAX_RUNS], tj[MAX_RUNS], ty[MAX_RUNS];
-	double l1, lj, ly;
+	double c1[MAX_RUNS], cy[MAX_RUNS];
+	double l1, lj, ly, lc1, lcy;
 	struct result r, w;
 	long ncpu;
 	int runs = 5, i, opt;
@@ -206,14 +225,18 @@ int main(int argc, char **argv)
 	for (i = 0; i < runs; i++) {
 		measure(&r, argv[optind], 0, NULL);
 		ty[i] = r.t;
+		cy[i] = r.cpu;
 		measure(&r, argv[optind], 1, NULL);
 		t1[i] = r.t;
+		c1[i] = r.cpu;
 		measure(&r, argv[optind], jobs, NULL);
 		tj[i] = r.t;
 	}
 	ly = median(ty, runs);
 	l1 = median(t1, runs);
 	lj = median(tj, runs);
+	lc1 = median(c1, runs);
+	lcy = median(cy, runs);
 	if (!mkdtemp(tmp)) {
 		perror("plan_bench: mkdtemp");
 		return 1;
@@ -234,11 +257,16 @@ int main(int argc, char **argv)
 	printf("libyaml events only: %ld files in %.3f s (%.0f files/s), "
 	       "median of %d\n",
 	       r.files, ly, (double)r.files / ly, runs);
+	printf("per second of CPU time: load+validate, 1 thread, %.0f "
+	       "actions/s; libyaml events only %.0f files/s\n",
+	       (double)w.n / lc1, (double)r.files / lcy);
 	printf("peak RSS (one load + write): %ld KiB\n", ru.ru_maxrss);
 	printf("actions=%zu jobs=%u load_s=%.4f load_per_s=%.0f load1_s=%.4f "
 	       "load1_per_s=%.0f write_s=%.4f write_per_s=%.0f "
-	       "libyaml_s=%.4f libyaml_per_s=%.0f maxrss_kb=%ld\n",
+	       "libyaml_s=%.4f libyaml_per_s=%.0f load1_cpu_per_s=%.0f "
+	       "libyaml_cpu_per_s=%.0f maxrss_kb=%ld\n",
 	       w.n, jobs, lj, (double)w.n / lj, l1, (double)w.n / l1, w.write_t,
-	       (double)w.n / w.write_t, ly, (double)r.files / ly, ru.ru_maxrss);
+	       (double)w.n / w.write_t, ly, (double)r.files / ly,
+	       (double)w.n / lc1, (double)r.files / lcy, ru.ru_maxrss);
 	return 0;
 }

@@ -51,10 +51,10 @@ if want load && [ -x "$B/genplan" ] && [ -x "$B/plan_bench" ]; then
 	{
 		echo "## Plan load + validate + canonical write"
 		echo
-		echo "Median of 5 loads each, alternated with the libyaml baseline; \"load / libyaml\" compares load+validate (N threads) with libyaml's event parser alone (one thread) in the same run."
+		echo "Median of 5 loads each, each in a fresh process, alternated with the libyaml baseline; \"load / libyaml\" compares load+validate (N threads) with libyaml's event parser alone (one thread) in the same run; the per-CPU-second figures are less sensitive to other work on the machine."
 		echo
-		echo "| actions | load+validate actions/s, 1 thread | load+validate actions/s, N threads | N | write actions/s | peak RSS | libyaml events only, files/s | load / libyaml | git add (hash all files) s | load / git add |"
-		echo "|---|---|---|---|---|---|---|---|---|---|"
+		echo "| actions | load+validate actions/s, 1 thread | load+validate actions/s, N threads | N | write actions/s | peak RSS | libyaml events only, files/s | load / libyaml | per CPU second: load 1 thread / libyaml | git add (hash all files) s | load / git add |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	} >>"$res"
 	for n in $SIZES; do
 		d="$work/plan$n"
@@ -71,6 +71,8 @@ if want load && [ -x "$B/genplan" ] && [ -x "$B/plan_bench" ]; then
 		rss=$(kv maxrss_kb)
 		yv=$(kv libyaml_per_s)
 		ls=$(kv load_s)
+		c1=$(kv load1_cpu_per_s)
+		cy=$(kv libyaml_cpu_per_s)
 		g="$work/git$n"
 		cp -r "$d" "$g"
 		git -C "$g" init -q
@@ -78,7 +80,7 @@ if want load && [ -x "$B/genplan" ] && [ -x "$B/plan_bench" ]; then
 		git -C "$g" add -A
 		t1=$(now)
 		ga=$(el "$t0" "$t1")
-		echo "| $n | $l1 | $lv | $jobs | $wv | $((${rss:-0} / 1024)) MiB | $yv | $(ratio "$lv" "$yv")x | $ga | $(ratio "$ls" "$ga")x |" >>"$res"
+		echo "| $n | $l1 | $lv | $jobs | $wv | $((${rss:-0} / 1024)) MiB | $yv | $(ratio "$lv" "$yv")x | $c1 / $cy = $(ratio "$c1" "$cy")x | $ga | $(ratio "$ls" "$ga")x |" >>"$res"
 		rm -rf "$g"
 	done
 	echo >>"$res"
