@@ -183,8 +183,8 @@ static void test_repo__configure_makes_stock_git_work(void **state)
 	assert_int_equal(
 		git_config_get_string(&v, snap, "merge.plansync.driver"), 0);
 	assert_string_equal(
-		v, "'/opt/plan sync/plansync' merge-driver %O %A "
-		   "%B %P");
+		v, "p='/opt/plan sync/plansync'; [ -x \"$p\" ] || "
+		   "p=plansync; exec \"$p\" merge-driver %O %A %B %P");
 	/* Hooks: executable, calling the binary, falling back to PATH. */
 	snprintf(
 		path, sizeof(path), "%shooks/post-merge",

@@ -2,7 +2,7 @@
 # plansync key generate | import | show, end to end (SPEC.md 3, 5, 6):
 # files and modes, stock ssh-keygen agreeing on the public line and
 # fingerprint, and every refusal: bad arguments (exit 2), an existing key,
-# a key others can read, a symlinked key, a wrong passphrase (exit 3),
+# a key others can read, a symlinked key, a wrong passphrase (exit 1),
 # encrypted / RSA / malformed OpenSSH keys.  A refusal prints one line
 # naming the file or argument, and changes nothing.  Secret material is
 # never printed.
@@ -148,7 +148,7 @@ expect 0 "show needs no passphrase" key show
 use_home "$H"
 use_home "$S"
 export PLANSYNC_PASSPHRASE="wrong horse"
-expect 3 "wrong passphrase refused (exit 3)" init "$T/repo-wrong" --plan "$BASE"
+expect 1 "wrong passphrase refused (exit 1)" init "$T/repo-wrong" --plan "$BASE"
 unset PLANSYNC_PASSPHRASE
 use_home "$H"
 err_one_line "wrong passphrase: one line"
@@ -220,7 +220,7 @@ use_home "$T/tty-ok"
 export PLANSYNC_PASSPHRASE="tty secret"
 expect 0 "terminal passphrase seals the key" init "$T/repo-tty" --plan "$BASE"
 export PLANSYNC_PASSPHRASE="tty secreT"
-expect 3 "terminal-made key refuses another passphrase" init "$T/repo-tty2" --plan "$BASE"
+expect 1 "terminal-made key refuses another passphrase" init "$T/repo-tty2" --plan "$BASE"
 unset PLANSYNC_PASSPHRASE
 use_home "$H"
 r=$(python3 "$T/ptydrive.py" "$T/tty-mismatch" mismatch)
