@@ -21,6 +21,13 @@ struct key;
 enum cmd_flags {
 	CMD_NONE = 0,
 	CMD_HIDDEN = 1 << 0, /* not listed by `plansync help` */
+	/*
+	 * May load the signing key, so may read PLANSYNC_PASSPHRASE (the key
+	 * module forgets it once the key is open).  main forgets it before
+	 * any other command runs, so that nothing those start (git's
+	 * credential helpers, ssh) inherits it.
+	 */
+	CMD_NEED_KEY = 1 << 1,
 };
 
 struct cmd_spec {

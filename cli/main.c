@@ -20,33 +20,35 @@
 
 /* The one table of commands (STYLE.md 18); keep it in alphabetical order. */
 const struct cmd_spec cli_commands[] = {
-	{ "action", cmd_action, CMD_NONE, "add an action to a priority" },
+	{ "action", cmd_action, CMD_NEED_KEY, "add an action to a priority" },
 	{ "blame", cmd_blame, CMD_NONE, "who set each field of an action" },
 	{ "clone", cmd_clone, CMD_NONE, "copy a plan repository, verified" },
-	{ "commit", cmd_commit, CMD_NONE, "sign edits made by hand" },
+	{ "commit", cmd_commit, CMD_NEED_KEY, "sign edits made by hand" },
 	{ "conflicts", cmd_conflicts, CMD_NONE, "list recorded conflicts" },
 	{ "demo", cmd_demo, CMD_NONE, "four partners edit offline and sync" },
-	{ "edit", cmd_edit, CMD_NONE, "edit an action in $EDITOR and sign it" },
+	{ "edit", cmd_edit, CMD_NEED_KEY,
+	  "edit an action in $EDITOR and sign it" },
 	{ "export", cmd_export, CMD_NONE, "write the plan as a report" },
 	{ "fetch", cmd_fetch, CMD_NONE, "download and verify a remote's work" },
 	{ "help", cmd_help, CMD_NONE, "list commands, or show one's help" },
-	{ "key", cmd_key, CMD_NONE, "generate, import or show your key" },
+	{ "key", cmd_key, CMD_NEED_KEY, "generate, import or show your key" },
 	{ "hook", cmd_hook, CMD_HIDDEN, "refresh allowed_signers" },
-	{ "init", cmd_init, CMD_NONE, "create a plan repository" },
+	{ "init", cmd_init, CMD_NEED_KEY, "create a plan repository" },
 	{ "list", cmd_list, CMD_NONE, "list the actions, filtered" },
 	{ "log", cmd_log, CMD_NONE, "field-level changes, who, signature" },
-	{ "merge", cmd_merge, CMD_NONE,
+	{ "merge", cmd_merge, CMD_NEED_KEY,
 	  "verify a ref, merge it field by field" },
 	{ "merge-driver", cmd_merge_driver, CMD_NONE, "the git merge driver" },
-	{ "partner", cmd_partner, CMD_NONE, "add, revoke or list partners" },
+	{ "partner", cmd_partner, CMD_NEED_KEY,
+	  "add, revoke or list partners" },
 	{ "push", cmd_push, CMD_NONE, "send the current branch to a remote" },
 	{ "remote", cmd_remote, CMD_NONE, "add, list or remove remotes" },
-	{ "resolve", cmd_resolve, CMD_NONE, "clear a recorded conflict" },
-	{ "set", cmd_set, CMD_NONE, "set one field of an action" },
+	{ "resolve", cmd_resolve, CMD_NEED_KEY, "clear a recorded conflict" },
+	{ "set", cmd_set, CMD_NEED_KEY, "set one field of an action" },
 	{ "show", cmd_show, CMD_NONE, "show every field of one action" },
 	{ "status", cmd_status, CMD_NONE, "branch, HEAD, edits not committed" },
-	{ "sync", cmd_sync, CMD_NONE, "fetch, verify, merge and push" },
-	{ "update", cmd_update, CMD_NONE, "add a progress update" },
+	{ "sync", cmd_sync, CMD_NEED_KEY, "fetch, verify, merge and push" },
+	{ "update", cmd_update, CMD_NEED_KEY, "add a progress update" },
 	{ "verify", cmd_verify, CMD_NONE, "check the history's signatures" },
 	{ NULL, NULL, 0, NULL },
 };
@@ -270,6 +272,12 @@ int main(int argc, char **argv)
 			argv[i]);
 		return 2;
 	}
+	/*
+	 * SPEC.md 3: the passphrase is for the key alone; a command that
+	 * loads none must not hand it to the helpers it starts.
+	 */
+	if (!(c->flags & CMD_NEED_KEY))
+		key_forget_env_passphrase();
 	error_clear();
 	cli_getopt_reset();
 	error = c->fn(argc - i, argv + i);
