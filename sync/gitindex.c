@@ -54,9 +54,15 @@ struct index {
 	uint32_t version;
 	uint32_t count;
 	size_t *offs; /* count + 1: each entry's offset, then their end */
+	size_t scanned; /* entries parsed (all, or up to one past a stop) */
 	int ours; /* the file gitindex last wrote, untouched since */
 	int conflicts; /* an entry of stage 1, 2 or 3 */
 };
+
+static int stamp_matches(
+	const char *gitdir,
+	const struct stat *st,
+	const unsigned char *sum);
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -106,9 +112,11 @@ static const char *entry_name(const struct index *ix, size_t i, size_t *len)
 
 /*
  * Check the layout and find every entry.  0, or GITINDEX_SLOW for a file
- * the fast path leaves to libgit2 (which also reports real damage).
+ * the fast path leaves to libgit2 (which also reports real damage).  With
+ * stop, only up to the first entry whose name sorts after it (for an index
+ * gitindex wrote itself: its layout is known good).
  */
-static int parse(struct index *ix)
+static int parse(struct index *ix, const char *stop, size_t stoplen)
 {
 	const unsigned char *m = ix->map;
 	size_t end, p, hdr, namelen, entlen, extlen;
@@ -124,6 +132,7 @@ static int parse(struct index *ix)
 	end = ix->size - SHA1_LEN;
 	if (ix->count > (end - HEADER_LEN) / (ENTRY_FIXED + 2))
 		return GITINDEX_SLOW;
+	free(ix->offs);
 	if (!(ix->offs = malloc(((size_t)ix->count + 1) * sizeof(size_t))))
 		return error_nomem();
 	p = HEADER_LEN;
@@ -146,9 +155,17 @@ static int parse(struct index *ix)
 		entlen = (hdr + namelen + 8) & ~(size_t)7;
 		if (entlen > end - p)
 			return GITINDEX_SLOW;
+		if (stop && name_cmp(
+				    (const char *)m + p + hdr, namelen, stop,
+				    stoplen) > 0) {
+			ix->offs[i + 1] = p + entlen;
+			ix->scanned = i + 1;
+			return 0;
+		}
 		p += entlen;
 	}
 	ix->offs[ix->count] = p;
+	ix->scanned = ix->count;
 	/* Extensions: optional ones only (they are dropped). */
 	while (p < end) {
 		if (end - p < 8 || m[p] < 'A' || m[p] > 'Z')
@@ -164,7 +181,8 @@ static int parse(struct index *ix)
 /*
  * Open path (the index) with flags, map it and check its layout: 0, or
  * GITINDEX_SLOW (missing, not a regular file, not a layout parse takes).
- * index_close releases it either way.
+ * With stamp_gitdir, see whether it is the index gitindex wrote last, and
+ * if so parse it only up to stop.  index_close releases it either way.
  */
 static int index_open(
 	struct index *ix,
@@ -172,7 +190,10 @@ static int index_open(
 	int *fd,
 	const char *path,
 	int flags,
-	int populate)
+	int populate,
+	const char *stamp_gitdir,
+	const char *stop,
+	size_t stoplen)
 {
 	if ((*fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 	    fstat(*fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size <= 0)
@@ -185,7 +206,10 @@ static int index_open(
 		ix->map = NULL;
 		return GITINDEX_SLOW;
 	}
-	return parse(ix);
+	if (stamp_gitdir && ix->size > SHA1_LEN)
+		ix->ours = stamp_matches(
+			stamp_gitdir, st, ix->map + ix->size - SHA1_LEN);
+	return parse(ix, ix->ours ? stop : NULL, stoplen);
 }
 
 static void index_close(struct index *ix, int fd)
@@ -200,7 +224,7 @@ static void index_close(struct index *ix, int fd)
 /* The first entry whose name is >= (name, len), stages aside. */
 static size_t lower_bound(const struct index *ix, const char *name, size_t len)
 {
-	size_t lo = 0, hi = ix->count, mid, elen;
+	size_t lo = 0, hi = ix->scanned, mid, elen;
 	const char *e;
 
 	while (lo < hi) {
@@ -219,7 +243,7 @@ static int has_entry(const struct index *ix, const char *name, size_t len)
 	size_t i = lower_bound(ix, name, len), elen;
 	const char *e;
 
-	if (i == ix->count)
+	if (i == ix->scanned)
 		return 0;
 	e = entry_name(ix, i, &elen);
 	return elen == len && memcmp(e, name, len) == 0;
@@ -238,7 +262,7 @@ static int has_below(const struct index *ix, const char *name, size_t len)
 	memcpy(dir, name, len);
 	dir[len] = '/';
 	i = lower_bound(ix, dir, len + 1);
-	if (i < ix->count) {
+	if (i < ix->scanned) {
 		e = entry_name(ix, i, &elen);
 		found = elen > len + 1 && memcmp(e, dir, len + 1) == 0;
 	}
@@ -266,7 +290,7 @@ static int place(const struct index *ix, struct change *c, size_t n)
 			return GITINDEX_SLOW;
 		c[i].at = lower_bound(ix, c[i].path, c[i].len);
 		c[i].exists = 0;
-		if (c[i].at < ix->count) {
+		if (c[i].at < ix->scanned) {
 			e = entry_name(ix, c[i].at, &elen);
 			if (elen == c[i].len &&
 			    memcmp(e, c[i].path, elen) == 0) {
@@ -656,7 +680,7 @@ int gitindex_update(
 	const struct gitindex_change *ch,
 	size_t n)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0 };
+	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0, 0 };
 	struct change *c = NULL;
 	unsigned char *ents = NULL;
 	size_t *entlen = NULL;
@@ -679,11 +703,6 @@ int gitindex_update(
 	if (!take_lock(gitdir, lockpath))
 		return GITINDEX_SLOW; /* held: libgit2 reports it */
 	locked = 1;
-	if ((error = index_open(&ix, &st, &fd, path, O_RDWR, 1)) != 0) {
-		error = error ? error : GITINDEX_SLOW;
-		goto done;
-	}
-	ix.ours = stamp_matches(gitdir, &st, ix.map + ix.size - SHA1_LEN);
 
 	if (!(c = calloc(n, sizeof(*c))) ||
 	    !(entlen = calloc(n, sizeof(*entlen)))) {
@@ -702,7 +721,21 @@ int gitindex_update(
 		cap += ENTRY_FIXED + c[i].len + 8;
 	}
 	qsort(c, n, sizeof(*c), change_cmp);
+	/* Entries past the last changed one matter only to a copy. */
+	if ((error = index_open(
+		     &ix, &st, &fd, path, O_RDWR, 1, gitdir, c[n - 1].path,
+		     c[n - 1].len)) != 0) {
+		error = error ? error : GITINDEX_SLOW;
+		goto done;
+	}
 	if ((error = place(&ix, c, n)) != 0)
+		goto done;
+	for (i = 0; i < n; i++)
+		if (!c[i].oid || !c[i].exists)
+			fast = 0;
+	if (!fast && ix.scanned < ix.count &&
+	    ((error = parse(&ix, NULL, 0)) != 0 ||
+	     (error = place(&ix, c, n)) != 0))
 		goto done;
 	if (!(ents = malloc(cap))) {
 		error = error_nomem();
@@ -722,8 +755,13 @@ int gitindex_update(
 			fast = 0;
 		k += entlen[i];
 	}
-	if (fast && ix.offs[ix.count] == ix.size - SHA1_LEN) {
+	/* A partly parsed index is gitindex's own: no extensions. */
+	if (fast && (ix.scanned < ix.count ||
+		     ix.offs[ix.count] == ix.size - SHA1_LEN)) {
 		error = in_place(&ix, c, n, ents, entlen, fd, gitdir, path);
+	} else if (
+		ix.scanned < ix.count && (error = parse(&ix, NULL, 0)) != 0) {
+		goto done;
 	} else {
 		error = copy(&ix, c, n, ents, entlen, gitdir, path);
 	}
@@ -739,7 +777,7 @@ done:
 
 int gitindex_recover(const char *gitdir)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0 };
+	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0, 0 };
 	unsigned char sum[SHA1_LEN];
 	char path[4096], lockpath[4096], head[64];
 	struct sha1 ctx;
@@ -762,7 +800,7 @@ int gitindex_recover(const char *gitdir)
 		return 0; /* git's own lock: not ours to touch */
 	/* Only a whole, well-formed index is finished; else libgit2 says
 	 * what is wrong with it. */
-	if (index_open(&ix, &st, &fd, path, O_RDWR, 0) == 0 &&
+	if (index_open(&ix, &st, &fd, path, O_RDWR, 0, NULL, NULL, 0) == 0 &&
 	    ix.offs[ix.count] == ix.size - SHA1_LEN &&
 	    !checksum_holds(ix.map, ix.size)) {
 		sha1_init(&ctx);
@@ -793,7 +831,7 @@ int gitindex_lookup(
 	const char *const *paths,
 	size_t n)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0 };
+	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0, 0 };
 	char path[4096];
 	struct stat st;
 	const unsigned char *e;
@@ -804,7 +842,8 @@ int gitindex_lookup(
 
 	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
 		    sizeof(path) ||
-	    (error = index_open(&ix, &st, &fd, path, O_RDONLY, 0)) != 0) {
+	    (error = index_open(
+		     &ix, &st, &fd, path, O_RDONLY, 0, NULL, NULL, 0)) != 0) {
 		error = error ? error : GITINDEX_SLOW;
 		goto done;
 	}
@@ -812,7 +851,7 @@ int gitindex_lookup(
 		memset(&out[i], 0, sizeof(out[i]));
 		len = strlen(paths[i]);
 		at = lower_bound(&ix, paths[i], len);
-		if (at == ix.count)
+		if (at == ix.scanned)
 			continue;
 		name = entry_name(&ix, at, &elen);
 		e = ix.map + ix.offs[at];

@@ -281,6 +281,59 @@ static void test_gitindex__in_place_matches_libgit2(void **state)
 	free(before);
 }
 
+/*
+ * On its own index (the stamp matches) gitindex parses only up to the
+ * last changed entry: updates that follow one of its own, one adding a
+ * file (a full parse again), still give libgit2's bytes.
+ */
+static void test_gitindex__own_index_updates_match_libgit2(void **state)
+{
+	struct fx *fx = *state;
+	const char *first = "actions/P3/P3-A59.yaml";
+	const char *paths[] = { "actions/P1/P1-A3.yaml",
+				"actions/P2/P2-A7.yaml",
+				"actions/P1/P1-A200.yaml" };
+	int rm[] = { 0, 0, 0 };
+	struct gitindex_change ch[2];
+	unsigned char oid[3][GITINDEX_OID_LEN];
+	char *ours, *theirs, *before;
+	size_t ol, tl, bl, round;
+
+	libgit2_index(fx);
+	for (round = 0; round < 2; round++) {
+		/* gitindex's own index first (libgit2 wrote the last) */
+		write_file(fx, first, round ? "id: P3-A59\n" : "id: 59\n");
+		blob_id(oid[0], fx, first);
+		ch[0].path = first;
+		ch[0].oid = oid[0];
+		assert_int_equal(
+			gitindex_update(fx->gitdir, fx->workdir, ch, 1), 0);
+		/* round 0: two entries early in the index; round 1: one
+		 * of them and an added file */
+		before = read_index(fx, &bl);
+		write_file(fx, paths[round], "id: x\nstatus: ongoing\n");
+		write_file(fx, paths[round + 1], "id: y\nstatus: ongoing\n");
+		blob_id(oid[1], fx, paths[round]);
+		blob_id(oid[2], fx, paths[round + 1]);
+		ch[0].path = paths[round];
+		ch[0].oid = oid[1];
+		ch[1].path = paths[round + 1];
+		ch[1].oid = oid[2];
+		assert_int_equal(
+			gitindex_update(fx->gitdir, fx->workdir, ch, 2), 0);
+		ours = read_index(fx, &ol);
+		assert_int_equal(
+			fsutil_write_atomic(fx->index, before, bl, 0644), 0);
+		libgit2_update(fx, paths + round, rm, 2);
+		theirs = read_index(fx, &tl);
+		assert_int_equal(ol, tl);
+		assert_memory_equal(ours, theirs, tl);
+		free(ours);
+		free(theirs);
+		free(before);
+	}
+}
+
 static void test_gitindex__add_and_remove_match_libgit2(void **state)
 {
 	struct fx *fx = *state;
@@ -669,6 +722,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__in_place_matches_libgit2, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__own_index_updates_match_libgit2, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__add_and_remove_match_libgit2, setup,
