@@ -1,6 +1,7 @@
 /*
  * cli/audit: what `plansync log` and `plansync blame` share: their
- * options, and the helpers that print what commits carry.
+ * options, and the helpers that print what commits carry (status and
+ * verify print authors, subjects and reasons through them too).
  *
  * Author names (and anything else read from a commit) are untrusted: stock
  * git lets anyone put ESC sequences, \r or BEL in them, which printed raw

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "core/doc.h"
 #include "core/key.h"
 #include "core/plan.h"
@@ -174,24 +175,24 @@ int cmd_status(int argc, char **argv)
 
 	if (json) {
 		printf("{\"branch\": ");
-		cli_json_string(stdout, head.detached ? "" : head.branch);
+		audit_json_string(head.detached ? "" : head.branch);
 		printf(", \"detached\": %s, \"head\": ",
 		       head.detached ? "true" : "false");
 		if (have_info) {
 			printf("{\"id\": ");
-			cli_json_string(stdout, info.id);
+			audit_json_string(info.id);
 			printf(", \"subject\": ");
-			cli_json_string(stdout, info.subject);
+			audit_json_string(info.subject);
 			printf(", \"author\": ");
-			cli_json_string(stdout, info.author_name);
+			audit_json_string(info.author_name);
 			printf(", \"email\": ");
-			cli_json_string(stdout, info.author_email);
+			audit_json_string(info.author_email);
 			printf(", \"time\": %lld, \"signature\": \"%s\", "
 			       "\"fingerprint\": ",
 			       info.time, sig);
-			cli_json_string(stdout, fp);
+			audit_json_string(fp);
 			printf(", \"signer\": ");
-			cli_json_string(stdout, standing);
+			audit_json_string(standing);
 			printf("}");
 		} else {
 			printf("null");
@@ -199,13 +200,13 @@ int cmd_status(int argc, char **argv)
 		printf(", \"changes\": [");
 		for (i = 0; i < n; i++) {
 			printf("%s{\"path\": ", i ? ", " : "");
-			cli_json_string(stdout, ch[i].path);
+			audit_json_string(ch[i].path);
 			printf(", \"change\": \"%s\", \"valid\": %s",
 			       kind_name(ch[i].kind),
 			       why[i] ? "false" : "true");
 			if (why[i]) {
 				printf(", \"error\": ");
-				cli_json_string(stdout, why[i]);
+				audit_json_string(why[i]);
 			}
 			printf("}");
 		}
@@ -215,15 +216,22 @@ int cmd_status(int argc, char **argv)
 		goto done;
 	}
 
+	/*
+	 * Branch, subject, author, file names and reasons come from commits
+	 * and the work tree: through audit_printf/audit_put_text, never raw.
+	 */
 	if (head.detached)
 		printf("HEAD detached at %.12s\n", head.id);
 	else
-		printf("on branch %s%s\n", head.branch,
-		       head.unborn ? " (no commits yet)" : "");
+		audit_printf(
+			"on branch %s%s\n", head.branch,
+			head.unborn ? " (no commits yet)" : "");
 	if (have_info) {
-		printf("HEAD %.12s %s\n", info.id, info.subject);
-		printf("     by %s <%s>, %s\n", info.author_name,
-		       info.author_email, when);
+		printf("HEAD %.12s ", info.id);
+		audit_printf("%s\n", info.subject);
+		audit_printf(
+			"     by %s <%s>, %s\n", info.author_name,
+			info.author_email, when);
 		if (info.sig_good)
 			printf("     signature %sgood%s, key %s (%s in "
 			       "partners.yaml)\n",
@@ -239,11 +247,16 @@ int cmd_status(int argc, char **argv)
 		printf("%zu file%s changed by hand, not committed%s:\n", n,
 		       n == 1 ? "" : "s",
 		       invalid ? "" : " (plansync commit signs them)");
-		for (i = 0; i < n; i++)
-			printf("  %-9s %s%s%s%s%s\n", kind_name(ch[i].kind),
-			       ch[i].path, why[i] ? "  " : "",
-			       why[i] ? cli_c_bad() : "", why[i] ? why[i] : "",
-			       why[i] ? cli_c_reset() : "");
+		for (i = 0; i < n; i++) {
+			printf("  %-9s ", kind_name(ch[i].kind));
+			audit_put_text(ch[i].path);
+			if (why[i]) {
+				printf("  %s", cli_c_bad());
+				audit_put_text(why[i]);
+				fputs(cli_c_reset(), stdout);
+			}
+			putchar('\n');
+		}
 	}
 	if (unmerged)
 		printf("%zu path%s unmerged by git\n", unmerged,

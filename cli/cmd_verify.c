@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "sync/history.h"
 #include "sync/repo.h"
 #include "sync/verify.h"
@@ -41,14 +42,6 @@ struct out_ctx {
 	size_t n;
 };
 
-static void json_or_null(const char *s)
-{
-	if (s && *s)
-		cli_json_string(stdout, s);
-	else
-		fputs("null", stdout);
-}
-
 static int print_result(const struct verify_result *r, void *payload)
 {
 	struct out_ctx *o = payload;
@@ -56,22 +49,24 @@ static int print_result(const struct verify_result *r, void *payload)
 	if (o->json) {
 		fputs(o->n ? ",\n  {" : "\n  {", stdout);
 		fputs("\"commit\": ", stdout);
-		cli_json_string(stdout, r->id);
+		audit_json_string(r->id);
 		fputs(", \"verdict\": ", stdout);
-		cli_json_string(stdout, verify_verdict_name(r->verdict));
+		audit_json_string(verify_verdict_name(r->verdict));
 		fputs(", \"reason\": ", stdout);
-		json_or_null(r->reason);
+		audit_json_or_null(r->reason);
 		fputs(", \"signer\": ", stdout);
-		json_or_null(r->email);
+		audit_json_or_null(r->email);
 		fputs(", \"organisation\": ", stdout);
-		json_or_null(r->organisation);
+		audit_json_or_null(r->organisation);
 		fputs(", \"fingerprint\": ", stdout);
-		json_or_null(r->fingerprint);
+		audit_json_or_null(r->fingerprint);
 		fputs("}", stdout);
 	} else if (r->verdict != VERIFY_GOOD) {
-		printf("%s%.7s %s:%s %s\n", cli_c_bad(), r->id,
-		       verify_verdict_name(r->verdict), cli_c_reset(),
-		       r->reason);
+		/* A reason may quote a commit or partners.yaml: escaped. */
+		printf("%s%.7s %s:%s ", cli_c_bad(), r->id,
+		       verify_verdict_name(r->verdict), cli_c_reset());
+		audit_put_text(r->reason);
+		putchar('\n');
 	}
 	o->n++;
 	return 0;
