@@ -5,6 +5,9 @@
 #include "merge.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -266,7 +269,7 @@ static int fchange_cmp(const void *a, const void *b)
  * history asks for each tree twice (as a commit's, then as its child's
  * parent's).  Borrowed trees stay valid until the cache is released.
  */
-#define TCACHE_N 32
+#define TCACHE_N 64
 
 struct tcache {
 	git_oid id[TCACHE_N];
@@ -524,6 +527,30 @@ static int collect_change(
 	return 0;
 }
 
+/*
+ * The files that differ between trees a and b (either may be NULL),
+ * through tree cache tc when given (one that wants every path): the merge
+ * base's folders, read for both sides, are the oldest and so the deepest
+ * in the pack's delta chains, the costliest reads of the merge.
+ */
+static int diff_trees_in(
+	struct fchanges *out,
+	git_repository *git,
+	struct tcache *tc,
+	git_tree *a,
+	git_tree *b)
+{
+	char path[4096] = "";
+	int error;
+
+	if ((error = walk_trees(git, tc, a, b, path, 0, collect_change, out)) <
+	    0)
+		return error;
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
+	return 0;
+}
+
 /* The files that differ between trees a and b (either may be NULL). */
 static int
 diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
@@ -551,6 +578,8 @@ struct touch {
 	git_oid blob, pblob[MAXP];
 	int parsed;
 	struct doc_node *doc, *pdoc[MAXP];
+	/* set when doc / pdoc[k] is borrowed from whostate's known docs */
+	unsigned borrowed;
 };
 
 struct touches {
@@ -564,12 +593,20 @@ struct side_hist {
 	struct touches *per; /* one per interest path */
 };
 
+/* A version already parsed by the merge (borrowed, not to be freed). */
+struct known_doc {
+	git_oid id;
+	struct doc_node *doc;
+};
+
 struct whostate {
 	git_repository *git;
 	git_oid base;
 	char **paths; /* sorted interest paths */
 	size_t npaths;
 	struct side_hist side[2];
+	struct known_doc *known; /* sorted by id */
+	size_t nknown;
 };
 
 static void whostate_release(struct whostate *st)
@@ -583,16 +620,23 @@ static void whostate_release(struct whostate *st)
 			struct touches *t = &st->side[s].per[i];
 
 			for (j = 0; j < t->n; j++) {
-				free(t->v[j].email);
-				doc_free(t->v[j].doc);
+				struct touch *x = &t->v[j];
+
+				free(x->email);
+				if (!(x->borrowed & 1u))
+					doc_free(x->doc);
 				for (p = 0; p < MAXP; p++)
-					doc_free(t->v[j].pdoc[p]);
+					if (!(x->borrowed & (2u << p)))
+						doc_free(x->pdoc[p]);
 			}
 			free(t->v);
 		}
 		free(st->side[s].per);
 		st->side[s].per = NULL;
 	}
+	free(st->known);
+	st->known = NULL;
+	st->nknown = 0;
 }
 
 static long find_path(const struct whostate *st, const char *path)
@@ -648,31 +692,301 @@ static int entry_of(git_oid *out, git_tree *tree, const char *path)
 	return found;
 }
 
-struct touch_walk {
-	struct whostate *st;
-	struct side_hist *h;
-	git_commit *c;
+/*
+ * The walk's view of a tree: per folder holding interest paths, only those
+ * paths' entries, read from the raw tree object (libgit2's parse of a
+ * 1,000-entry folder into a git_tree costs as much as the read), and
+ * remembered by folder id, each folder version being read once per side.
+ */
+struct xent {
+	int has; /* present, and not a folder */
+	unsigned mode;
+	git_oid id;
 };
 
-static int touch_change(
-	const char *path,
-	const git_tree_entry *old,
-	const git_tree_entry *new_,
-	void *payload)
-{
-	struct touch_walk *tw = payload;
-	struct touch *x;
-	long at;
+struct idir {
+	char *dir; /* "actions/P3"; "" for the root */
+	size_t n; /* interest paths in it */
+	const char **names; /* their base names, sorted */
+	size_t *at; /* their indexes in whostate's paths */
+};
 
-	if ((at = find_path(tw->st, path)) < 0)
-		return 0;
-	if (!(x = new_touch(&tw->h->per[at], tw->c)))
-		return ERROR_NOMEM;
-	x->np = 1;
-	if ((x->has_blob = new_ != NULL))
-		git_oid_cpy(&x->blob, git_tree_entry_id(new_));
-	if ((x->has_pblob[0] = old != NULL))
-		git_oid_cpy(&x->pblob[0], git_tree_entry_id(old));
+#define XCACHE_N 64
+#define RCACHE_N 4
+
+struct xwalk {
+	git_repository *git;
+	git_odb *odb;
+	struct idir *dirs;
+	size_t ndirs;
+	struct {
+		size_t dir;
+		git_oid id;
+		struct xent *v;
+	} x[XCACHE_N];
+	unsigned xnext;
+	/* folder ids of the last root trees */
+	struct {
+		git_oid root;
+		git_oid *ids;
+		int *has;
+	} r[RCACHE_N];
+	unsigned rnext;
+	struct xent *absent; /* all absent, for a missing folder */
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void xwalk_release(struct xwalk *w)
+{
+	size_t i;
+
+	for (i = 0; i < XCACHE_N; i++)
+		free(w->x[i].v);
+	for (i = 0; i < RCACHE_N; i++) {
+		free(w->r[i].ids);
+		free(w->r[i].has);
+	}
+	for (i = 0; i < w->ndirs; i++) {
+		free(w->dirs[i].dir);
+		free(w->dirs[i].names);
+		free(w->dirs[i].at);
+	}
+	free(w->dirs);
+	free(w->absent);
+	git_odb_free(w->odb);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Group the interest paths by folder. */
+static int
+xwalk_init(struct xwalk *w, git_repository *git, char **paths, size_t npaths)
+{
+	size_t i, k = 0, max = 1, *dir = NULL;
+	const char *slash;
+	int rc, error = 0;
+
+	memset(w, 0, sizeof(*w));
+	w->git = git;
+	if ((rc = git_repository_odb(&w->odb, git)) < 0)
+		return git_fail(rc, "cannot open the object database");
+	if (!(w->dirs = calloc(npaths ? npaths : 1, sizeof(*w->dirs))) ||
+	    !(dir = calloc(npaths ? npaths : 1, sizeof(*dir)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < npaths; i++) {
+		size_t len;
+
+		slash = strrchr(paths[i], '/');
+		len = slash ? (size_t)(slash - paths[i]) : 0;
+		/* sorted paths: a folder's come together but for nested
+		 * folders, so try the last one first */
+		if (!(w->ndirs && strlen(w->dirs[k].dir) == len &&
+		      strncmp(w->dirs[k].dir, paths[i], len) == 0)) {
+			for (k = 0; k < w->ndirs; k++)
+				if (strlen(w->dirs[k].dir) == len &&
+				    strncmp(w->dirs[k].dir, paths[i], len) == 0)
+					break;
+			if (k == w->ndirs &&
+			    !(w->dirs[w->ndirs++].dir =
+				      strndup(paths[i], len))) {
+				error = error_nomem();
+				goto done;
+			}
+		}
+		dir[i] = k;
+		w->dirs[k].n++;
+	}
+	for (k = 0; k < w->ndirs; k++) {
+		if (!(w->dirs[k].names = calloc(
+			      w->dirs[k].n, sizeof(*w->dirs[k].names))) ||
+		    !(w->dirs[k].at =
+			      calloc(w->dirs[k].n, sizeof(*w->dirs[k].at)))) {
+			error = error_nomem();
+			goto done;
+		}
+		if (w->dirs[k].n > max)
+			max = w->dirs[k].n;
+		w->dirs[k].n = 0;
+	}
+	/* paths are sorted, so each folder's base names are too */
+	for (i = 0; i < npaths; i++) {
+		struct idir *d = &w->dirs[dir[i]];
+
+		slash = strrchr(paths[i], '/');
+		d->names[d->n] = slash ? slash + 1 : paths[i];
+		d->at[d->n++] = i;
+	}
+	for (i = 0; i < RCACHE_N; i++)
+		if (!(w->r[i].ids = calloc(w->ndirs + 1, sizeof(git_oid))) ||
+		    !(w->r[i].has = calloc(w->ndirs + 1, sizeof(int)))) {
+			error = error_nomem();
+			goto done;
+		}
+	if (!(w->absent = calloc(max, sizeof(*w->absent))))
+		error = error_nomem();
+done:
+	free(dir);
+	return error;
+}
+
+/* The ids of the interest folders in root tree `tree` (cached by id). */
+static int xwalk_dirs(
+	const git_oid **ids,
+	const int **has,
+	struct xwalk *w,
+	git_tree *tree)
+{
+	const git_oid *root = git_tree_id(tree);
+	git_tree_entry *e = NULL;
+	unsigned i, slot;
+	size_t k;
+
+	for (i = 0; i < RCACHE_N; i++)
+		if (w->r[i].has[w->ndirs] &&
+		    git_oid_equal(&w->r[i].root, root)) {
+			*ids = w->r[i].ids;
+			*has = w->r[i].has;
+			return 0;
+		}
+	slot = w->rnext++ % RCACHE_N;
+	for (k = 0; k < w->ndirs; k++) {
+		w->r[slot].has[k] = 0;
+		if (!w->dirs[k].dir[0]) {
+			git_oid_cpy(&w->r[slot].ids[k], root);
+			w->r[slot].has[k] = 1;
+			continue;
+		}
+		if (git_tree_entry_bypath(&e, tree, w->dirs[k].dir) < 0) {
+			error_clear();
+			continue;
+		}
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+			git_oid_cpy(&w->r[slot].ids[k], git_tree_entry_id(e));
+			w->r[slot].has[k] = 1;
+		}
+		git_tree_entry_free(e);
+		e = NULL;
+	}
+	git_oid_cpy(&w->r[slot].root, root);
+	w->r[slot].has[w->ndirs] = 1; /* slot in use */
+	*ids = w->r[slot].ids;
+	*has = w->r[slot].has;
+	return 0;
+}
+
+/* The interest entries of folder version id of dir k (cached). */
+static int
+xwalk_read(struct xent **out, struct xwalk *w, size_t k, const git_oid *id)
+{
+	struct idir *d = &w->dirs[k];
+	git_odb_object *obj = NULL;
+	const char *p, *end, *name, *nul;
+	struct xent *v;
+	unsigned i, slot, mode;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc, error = 0;
+
+	for (i = 0; i < XCACHE_N; i++)
+		if (w->x[i].v && w->x[i].dir == k &&
+		    git_oid_equal(&w->x[i].id, id)) {
+			*out = w->x[i].v;
+			return 0;
+		}
+	slot = w->xnext++ % XCACHE_N;
+	free(w->x[slot].v);
+	w->x[slot].v = NULL;
+	if (!(v = calloc(d->n ? d->n : 1, sizeof(*v))))
+		return error_nomem();
+	if ((rc = git_odb_read(&obj, w->odb, id)) < 0) {
+		free(v);
+		return git_fail(rc, "cannot read a tree");
+	}
+	p = git_odb_object_data(obj);
+	end = p + git_odb_object_size(obj);
+	if (git_odb_object_type(obj) != GIT_OBJECT_TREE)
+		goto bad;
+	while (p < end) {
+		const char **hit;
+
+		for (mode = 0; p < end && *p >= '0' && *p <= '7'; p++)
+			mode = mode * 8 + (unsigned)(*p - '0');
+		if (p >= end || *p != ' ')
+			goto bad;
+		name = ++p;
+		if (!(nul = memchr(p, '\0', (size_t)(end - p))) ||
+		    end - nul < 1 + GIT_OID_RAWSZ)
+			goto bad;
+		p = nul + 1 + GIT_OID_RAWSZ;
+		if (mode == GIT_FILEMODE_TREE || !d->n)
+			continue;
+		hit = bsearch(
+			&name, d->names, d->n, sizeof(*d->names), name_cmp);
+		if (!hit)
+			continue;
+		i = (unsigned)(hit - d->names);
+		v[i].has = 1;
+		v[i].mode = mode;
+		git_oid_fromraw(&v[i].id, (const unsigned char *)nul + 1);
+	}
+	git_odb_object_free(obj);
+	git_oid_cpy(&w->x[slot].id, id);
+	w->x[slot].dir = k;
+	w->x[slot].v = v;
+	*out = v;
+	return error;
+bad:
+	git_odb_object_free(obj);
+	free(v);
+	git_oid_tostr(hex, sizeof(hex), id);
+	return error_set(ERROR_INVALID, "malformed tree %s", hex);
+}
+
+/* Record commit c's changes to interest paths against its one parent. */
+static int xwalk_commit(
+	struct xwalk *w,
+	struct side_hist *h,
+	git_commit *c,
+	git_tree *tree,
+	git_tree *ptree)
+{
+	const git_oid *ids, *pids;
+	const int *has, *phas;
+	struct xent *a, *b;
+	struct touch *x;
+	size_t k, i;
+	int error;
+
+	if ((error = xwalk_dirs(&ids, &has, w, tree)) < 0 ||
+	    (error = xwalk_dirs(&pids, &phas, w, ptree)) < 0)
+		return error;
+	for (k = 0; k < w->ndirs; k++) {
+		if (has[k] == phas[k] &&
+		    (!has[k] || git_oid_equal(&ids[k], &pids[k])))
+			continue;
+		a = w->absent;
+		b = w->absent;
+		if ((has[k] && (error = xwalk_read(&a, w, k, &ids[k])) < 0) ||
+		    (phas[k] && (error = xwalk_read(&b, w, k, &pids[k])) < 0))
+			return error;
+		for (i = 0; i < w->dirs[k].n; i++) {
+			if (a[i].has == b[i].has &&
+			    (!a[i].has || (a[i].mode == b[i].mode &&
+					   git_oid_equal(&a[i].id, &b[i].id))))
+				continue;
+			if (!(x = new_touch(&h->per[w->dirs[k].at[i]], c)))
+				return ERROR_NOMEM;
+			x->np = 1;
+			if ((x->has_blob = a[i].has))
+				git_oid_cpy(&x->blob, &a[i].id);
+			if ((x->has_pblob[0] = b[i].has))
+				git_oid_cpy(&x->pblob[0], &b[i].id);
+		}
+	}
 	return 0;
 }
 
@@ -689,16 +1003,17 @@ build_side(struct whostate *st, enum merge_side s, git_repository *git)
 	git_tree *tree = NULL, *ptrees[MAXP] = { NULL };
 	git_oid id, mine, theirs;
 	struct touch *x;
-	struct tcache tc;
+	struct xwalk xw;
 	size_t np, k, i;
 	int rc, error = 0, have, differs;
 
-	memset(&tc, 0, sizeof(tc));
-	tc.paths = st->paths;
-	tc.npaths = st->npaths;
+	memset(&xw, 0, sizeof(xw));
+
 	if (!(h->per = calloc(st->npaths ? st->npaths : 1, sizeof(*h->per))))
 		return error_nomem();
 	h->built = 1;
+	if ((error = xwalk_init(&xw, git, st->paths, st->npaths)) < 0)
+		goto done;
 	if ((rc = git_revwalk_new(&walk, git)) < 0 ||
 	    (rc = git_revwalk_push(walk, &h->tip)) < 0 ||
 	    (rc = git_revwalk_hide(walk, &st->base)) < 0) {
@@ -724,15 +1039,8 @@ build_side(struct whostate *st, enum merge_side s, git_repository *git)
 			p = NULL;
 		}
 		if (np == 1) {
-			struct touch_walk tw;
-			char path[4096] = "";
-
-			tw.st = st;
-			tw.h = h;
-			tw.c = c;
-			if ((error = walk_trees(
-				     git, &tc, ptrees[0], tree, path, 0,
-				     touch_change, &tw)) < 0)
+			if ((error = xwalk_commit(&xw, h, c, tree, ptrees[0])) <
+			    0)
 				goto done;
 		} else {
 			for (i = 0; i < st->npaths; i++) {
@@ -775,7 +1083,7 @@ build_side(struct whostate *st, enum merge_side s, git_repository *git)
 	if (rc != GIT_ITEROVER)
 		error = git_fail(rc, "cannot walk history");
 done:
-	tcache_release(&tc);
+	xwalk_release(&xw);
 	for (k = 0; k < MAXP; k++)
 		git_tree_free(ptrees[k]);
 	git_tree_free(tree);
@@ -783,6 +1091,25 @@ done:
 	git_commit_free(c);
 	git_revwalk_free(walk);
 	return error;
+}
+
+static int known_cmp(const void *a, const void *b)
+{
+	return git_oid_cmp(
+		&((const struct known_doc *)a)->id,
+		&((const struct known_doc *)b)->id);
+}
+
+/* The version of blob id the merge has parsed already, or NULL. */
+static struct doc_node *known_doc(const struct whostate *st, const git_oid *id)
+{
+	struct known_doc key, *hit;
+
+	if (!st->nknown)
+		return NULL;
+	git_oid_cpy(&key.id, id);
+	hit = bsearch(&key, st->known, st->nknown, sizeof(key), known_cmp);
+	return hit ? hit->doc : NULL;
 }
 
 /* A version of a file for field comparison (NULL when absent/unreadable). */
@@ -957,12 +1284,19 @@ who_cb(struct merge_who *out,
 		x = &t->v[i];
 		if (!x->parsed) {
 			x->parsed = 1;
-			if (x->has_blob)
+			if (x->has_blob && (x->doc = known_doc(st, &x->blob)))
+				x->borrowed |= 1u;
+			else if (x->has_blob)
 				x->doc = load_version(st->git, &x->blob, path);
-			for (k = 0; k < x->np; k++)
-				if (x->has_pblob[k])
+			for (k = 0; k < x->np; k++) {
+				if (!x->has_pblob[k])
+					continue;
+				if ((x->pdoc[k] = known_doc(st, &x->pblob[k])))
+					x->borrowed |= 2u << k;
+				else
 					x->pdoc[k] = load_version(
 						st->git, &x->pblob[k], path);
+			}
 		}
 		if (later(x, any))
 			any = x;
@@ -1399,6 +1733,7 @@ int syncmerge_trees(
 	 * it is empty: never hand it NULL */
 	static const char *const none[1] = { "" };
 	struct whostate st;
+	struct tcache dcache;
 	struct merge_ctx ctx;
 	char **interest = NULL, **taken = NULL;
 	size_t ninterest = 0, icap = 0, ntaken = 0, njobs = 0, ntops = 0;
@@ -1421,8 +1756,12 @@ int syncmerge_trees(
 		error = git_fail(rc, "cannot read the commits to merge");
 		goto done;
 	}
-	if ((error = diff_trees(&O, git, bt, ot)) < 0 ||
-	    (error = diff_trees(&T, git, bt, tt)) < 0)
+	memset(&dcache, 0, sizeof(dcache));
+	error = diff_trees_in(&O, git, &dcache, bt, ot);
+	if (error == 0)
+		error = diff_trees_in(&T, git, &dcache, bt, tt);
+	tcache_release(&dcache);
+	if (error < 0)
 		goto done;
 	if (!(jobs = calloc(O.n < T.n ? O.n + 1 : T.n + 1, sizeof(*jobs)))) {
 		error = error_nomem();
@@ -1516,6 +1855,31 @@ int syncmerge_trees(
 	}
 	if (ninterest)
 		qsort(interest, ninterest, sizeof(*interest), str_cmp);
+	/* The versions parsed above, for who_cb: in a history of one commit
+	 * per edit, the side's last change of a file is its new version and
+	 * that commit's parent holds the base's. */
+	if (njobs && !(st.known = calloc(3 * njobs, sizeof(*st.known)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (k = 0; k < njobs; k++) {
+		struct action_job *jb = &jobs[k];
+
+		if (jb->o->doc) {
+			git_oid_cpy(&st.known[st.nknown].id, &jb->o->new_id);
+			st.known[st.nknown++].doc = jb->o->doc;
+		}
+		if (jb->t->doc) {
+			git_oid_cpy(&st.known[st.nknown].id, &jb->t->new_id);
+			st.known[st.nknown++].doc = jb->t->doc;
+		}
+		if (jb->base) {
+			git_oid_cpy(&st.known[st.nknown].id, &jb->o->old_id);
+			st.known[st.nknown++].doc = jb->base;
+		}
+	}
+	if (st.nknown)
+		qsort(st.known, st.nknown, sizeof(*st.known), known_cmp);
 	st.git = git;
 	git_oid_cpy(&st.base, base);
 	st.paths = interest;
@@ -1971,6 +2335,21 @@ static int partners_blob(git_oid *out, git_tree *tree)
 	return entry_of(out, tree, "partners.yaml");
 }
 
+/*
+ * Every tree read (libgit2 applies each delta of its chain into a fresh
+ * buffer) allocates and frees tens to hundreds of KiB: by default glibc
+ * hands those back to the kernel (trim, or mmap for 128 KiB and more) and
+ * the next read faults in zeroed pages again, a tenth of a merge's time.
+ * Keep freed memory in the process instead.
+ */
+static void keep_heap(void)
+{
+#ifdef __GLIBC__
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
+
 int syncmerge_commit(
 	struct syncmerge_report *out,
 	struct repo *repo,
@@ -1996,6 +2375,7 @@ int syncmerge_commit(
 
 	memset(out, 0, sizeof(*out));
 	out->kind = SYNCMERGE_UP_TO_DATE;
+	keep_heap();
 	if ((error = repo_head(&head, repo)) < 0)
 		goto done;
 	if (head.detached || head.unborn) {
