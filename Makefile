@@ -66,7 +66,9 @@ TEST_HELPER_SRC = $(sort $(wildcard tests/helper_*.c))
 TEST_HELPER_OBJ = $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
-BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_HELPER_SRC = $(sort $(wildcard bench/helper_*.c))
+BENCH_HELPER_OBJ = $(BENCH_HELPER_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC = $(filter-out $(BENCH_HELPER_SRC),$(sort $(wildcard bench/*.c)))
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps test test-run check demo demo-run bench bench-run fuzz banned-check \
@@ -103,9 +105,9 @@ $(BUILD)/replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		$(BUILD)/libplansync.a $(PKG_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libplansync.a
+$(BUILD)/bench/%: bench/%.c $(BENCH_HELPER_OBJ) $(BUILD)/libplansync.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< \
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BENCH_HELPER_OBJ) \
 		$(BUILD)/libplansync.a $(PKG_LIBS)
 
 tests: $(BUILD)/plansync $(TEST_BIN) $(FUZZ_REPLAY)
