@@ -625,6 +625,197 @@ static void test_export__json_actions_and_node(void **state)
 	free(out);
 }
 
+/* ---- the audit report (export --audit) and conflict notes ---- */
+
+static const struct export_audit_item audit_items[] = {
+	{ "P1-A1",
+	  "u2",
+	  { "Ann <Lee>", "O&R|x", "2024-02-03 10:22 +0000", "good",
+	    "0123456789abcdef0123" } },
+	{ "P2-A1",
+	  "u1a2b3c4d",
+	  { "Bob", NULL, "2024-02-04 11:00 +0000", "revoked", "fedcba98765" } },
+};
+
+static const struct export_audit_change audit_changes[] = {
+	{ { "Ann <Lee>", "O&R|x", "2024-02-03 10:22 +0000", "good",
+	    "0123456789abcdef0123" },
+	  "P1-A1",
+	  "updates/u2/text",
+	  "old | *v*",
+	  NULL },
+	{ { NULL, "", "2024-01-01 00:00 +0000", NULL, NULL },
+	  "P2-A1",
+	  "status",
+	  NULL,
+	  "done" },
+};
+
+/* The fixture plan, P1-A1 carrying a conflict record, as a report. */
+static char *
+render_audit(enum export_format format, const struct export_audit *audit)
+{
+	static const char conflict[] = "conflicts:\n"
+				       "  - field: timescale\n"
+				       "    base: Ongoing\n"
+				       "    kept: Q1, 2024\n"
+				       "    kept_by: m@x.example\n"
+				       "    other: \"Never <x>\"\n"
+				       "    other_by: \"tom|cyc@example\"\n";
+	char dir[64], *a1, *out = NULL;
+	struct plan *plan = NULL;
+	size_t len = 0;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_export.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(a1 = malloc(sizeof(a1_yaml) + sizeof(conflict)));
+	memcpy(a1, a1_yaml, sizeof(a1_yaml) - 1);
+	memcpy(a1 + sizeof(a1_yaml) - 1, conflict, sizeof(conflict));
+	write_file(dir, "plan.yaml", plan_yaml);
+	make_dir(dir, "actions");
+	make_dir(dir, "actions/P1");
+	make_dir(dir, "actions/P2");
+	make_dir(dir, "actions/P10");
+	write_file(dir, "actions/P1/P1-A1.yaml", a1);
+	write_file(dir, "actions/P1/P1-A2.yaml", a2_yaml);
+	write_file(dir, "actions/P2/P2-A1.yaml", b1_yaml);
+	write_file(dir, "actions/P10/P10-A1.yaml", c1_yaml);
+	free(a1);
+	assert_int_equal(plan_load_dir(&plan, dir), 0);
+	assert_int_equal(
+		audit ? export_plan_audit(&out, &len, plan, format, audit) :
+			export_plan(&out, &len, plan, format),
+		0);
+	assert_int_equal(strlen(out), len);
+	plan_free(plan);
+	remove_tree(dir);
+	return out;
+}
+
+static void test_export__md_audit_and_conflicts(void **state)
+{
+	struct export_audit audit = { "2024-01-01",  "2024-12-31",
+				      audit_items,   2,
+				      audit_changes, 2 };
+	char *md = render_audit(EXPORT_MD, &audit);
+	size_t p2;
+
+	(void)state;
+	/* who last changed an update, under its text; none for u1 */
+	pos(md, "| **2024-01-05:** First update \\| with pipe | Q1, 2024 | "
+		"NYP, CYC, Housing |\n");
+	pos(md, "|  |  |  | Second \"quoted\"<br>line, with\ttab<br>*Last "
+		"changed by Ann \\<Lee\\> (O\\&R\\|x), 2024-02-03 10:22 +0000, "
+		"signature good, commit 0123456* | Later | YDRF |\n");
+	pos(md, "| P2-A1 | Second priority's action<br>*Status: done* |  | "
+		"Done.<br>*Last changed by Bob, 2024-02-04 11:00 +0000, "
+		"signature revoked, commit fedcba9* | N/A | Working Group "
+		"|\n");
+	/* the conflict note closes its priority's section */
+	p2 = pos(md, "\n## Priority 2\n");
+	assert_true(
+		pos(md, "| P1-A2 | No updates yet<br>*Status: planned* |  | "
+			" | Ongoing |  |\n\nUnresolved merge conflicts:\n\n- "
+			"P1-A1: timescale (kept m@x.example's value, other by "
+			"tom\\|cyc@example)\n") < p2);
+	/* the appendix, last */
+	assert_true(
+		pos(md,
+		    "\n## Appendix: Changes from 2024-01-01 to "
+		    "2024-12-31\n\n| Date | Field | Change | Who | "
+		    "Signature | Commit |\n|------|-------|--------|-----|"
+		    "-----------|--------|\n| 2024-02-03 10:22 +0000 | "
+		    "P1-A1/updates/u2/text | old \\| \\*v\\* → (none) | Ann "
+		    "\\<Lee\\> (O\\&R\\|x) | good | 0123456 |\n| "
+		    "2024-01-01 00:00 +0000 | P2-A1/status | (none) → done "
+		    "| (unknown) | unknown |  |\n") > pos(md, "| P10-A1 |"));
+	assert_int_equal(md[strlen(md) - 1], '\n');
+	assert_null(strstr(md, "<Lee>"));
+	free(md);
+
+	/* an empty period, each heading */
+	audit.nchanges = 0;
+	audit.until = NULL;
+	md = render_audit(EXPORT_MD, &audit);
+	pos(md, "\n## Appendix: Changes since 2024-01-01\n\nNo changes in "
+		"this period.\n");
+	free(md);
+	audit.since = NULL;
+	audit.until = "2024-12-31";
+	md = render_audit(EXPORT_MD, &audit);
+	pos(md, "\n## Appendix: Changes until 2024-12-31\n\n");
+	free(md);
+	audit.until = NULL;
+	md = render_audit(EXPORT_MD, &audit);
+	pos(md, "\n## Appendix: All changes\n\n");
+	free(md);
+	/* without --audit: the conflict note, no audit lines */
+	md = render_audit(EXPORT_MD, NULL);
+	pos(md, "\nUnresolved merge conflicts:\n\n- P1-A1: timescale");
+	assert_null(strstr(md, "Last changed"));
+	assert_null(strstr(md, "Appendix"));
+	free(md);
+}
+
+static void test_export__html_audit_and_conflicts(void **state)
+{
+	struct export_audit audit = { "2024-01-01",  "2024-12-31",
+				      audit_items,   2,
+				      audit_changes, 2 };
+	char *html = render_audit(EXPORT_HTML, &audit);
+	char *out = NULL;
+	size_t len;
+
+	(void)state;
+	pos(html, "<tr><td>Second &quot;quoted&quot;\nline, with\ttab<div "
+		  "class=\"audit\">Last changed by <span class=\"who\">Ann "
+		  "&lt;Lee&gt; (O&amp;R|x)</span>, <span class=\"when\">"
+		  "2024-02-03 10:22 +0000</span>, signature <span "
+		  "class=\"sig sig-good\">good</span>, commit <code>0123456"
+		  "</code></div></td><td>Later</td><td>YDRF</td></tr>\n");
+	pos(html, "<td>Done.<div class=\"audit\">Last changed by <span "
+		  "class=\"who\">Bob</span>, <span class=\"when\">2024-02-04 "
+		  "11:00 +0000</span>, signature <span class=\"sig "
+		  "sig-revoked\">revoked</span>, commit <code>fedcba9</code>"
+		  "</div></td>");
+	pos(html, "</tbody>\n</table>\n<div class=\"conflicts\"><p>Unresolved "
+		  "merge conflicts:</p>\n<ul>\n<li>P1-A1: timescale (kept "
+		  "m@x.example's value, other by tom|cyc@example)</li>\n"
+		  "</ul>\n</div>\n</section>\n<section class=\"priority\" "
+		  "id=\"P2\">\n");
+	pos(html, "<section class=\"appendix\" id=\"changes\">\n<h2>Appendix: "
+		  "Changes from 2024-01-01 to 2024-12-31</h2>\n<table "
+		  "class=\"changes\">\n<thead><tr><th>Date</th><th>Field</th>"
+		  "<th>Change</th><th>Who</th><th>Signature</th><th>Commit"
+		  "</th></tr></thead>\n<tbody>\n<tr><td class=\"when\">"
+		  "2024-02-03 10:22 +0000</td><td class=\"field\">"
+		  "P1-A1/updates/u2/text</td><td>old | *v* → (none)</td><td "
+		  "class=\"who\">Ann &lt;Lee&gt; (O&amp;R|x)</td><td><span "
+		  "class=\"sig sig-good\">good</span></td><td><code>0123456"
+		  "</code></td></tr>\n<tr><td class=\"when\">2024-01-01 00:00 "
+		  "+0000</td><td class=\"field\">P2-A1/status</td><td>(none) → "
+		  "done</td><td class=\"who\">(unknown)</td><td><span "
+		  "class=\"sig sig-unknown\">unknown</span></td><td><code>"
+		  "</code></td></tr>\n</tbody>\n</table>\n</section>\n</body>\n"
+		  "</html>\n");
+	assert_null(strstr(html, "<Lee>"));
+	free(html);
+
+	audit.nchanges = 0;
+	html = render_audit(EXPORT_HTML, &audit);
+	pos(html, "<h2>Appendix: Changes from 2024-01-01 to 2024-12-31</h2>\n"
+		  "<p>No changes in this period.</p>\n</section>\n</body>\n");
+	free(html);
+	/* csv and json have no audit form */
+	assert_int_equal(
+		export_plan_audit(&out, &len, NULL, EXPORT_CSV, &audit),
+		ERROR_USAGE);
+	assert_int_equal(
+		export_plan_audit(&out, &len, NULL, EXPORT_JSON, &audit),
+		ERROR_USAGE);
+	assert_null(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +826,8 @@ int main(void)
 		cmocka_unit_test(test_export__csv_rows_and_quoting),
 		cmocka_unit_test(test_export__json_plan_and_escaping),
 		cmocka_unit_test(test_export__json_actions_and_node),
+		cmocka_unit_test(test_export__md_audit_and_conflicts),
+		cmocka_unit_test(test_export__html_audit_and_conflicts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
