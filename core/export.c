@@ -246,99 +246,9 @@ static const char *str_or(const char *s, const char *dflt)
 	return s && *s ? s : dflt;
 }
 
-/* "Jane Smith (NYP)" */
-static void
-who_put(struct buf *b,
-	const struct export_who *w,
-	void (*put)(struct buf *, const char *))
-{
-	put(b, str_or(w->name, "(unknown)"));
-	if (w->organisation && *w->organisation) {
-		buf_puts(b, " (");
-		put(b, w->organisation);
-		buf_puts(b, ")");
-	}
-}
-
 static void short_commit(char *buf, const char *commit)
 {
 	snprintf(buf, 8, "%s", str_or(commit, ""));
-}
-
-static void
-md_row(struct buf *b,
-       const struct doc_node *action,
-       const struct doc_node *update,
-       int first,
-       const struct export_audit *audit)
-{
-	const struct export_audit_item *item =
-		audit_item(audit, action, update);
-	char sc[8];
-	const struct doc_node *resp;
-	const char *ts;
-
-	buf_puts(b, "| ");
-	if (first) {
-		md_cell_put(b, field(action, "id"));
-		buf_puts(b, " | ");
-		md_cell_put(b, field(action, "action"));
-		buf_puts(b, "<br>*Status: ");
-		md_cell_put(b, field(action, "status"));
-		buf_puts(b, "* | ");
-		md_cell_put(b, field(action, "information"));
-	} else {
-		buf_puts(b, " | ");
-		buf_puts(b, " | ");
-	}
-	buf_puts(b, " | ");
-	if (update) {
-		if (*field(update, "date")) {
-			buf_puts(b, "**");
-			md_cell_put(b, field(update, "date"));
-			buf_puts(b, ":** ");
-		}
-		md_cell_put(b, field(update, "text"));
-	}
-	if (item) {
-		short_commit(sc, item->who.commit);
-		buf_puts(b, "<br>*Last changed by ");
-		who_put(b, &item->who, md_cell_put);
-		buf_puts(b, ", ");
-		md_cell_put(b, str_or(item->who.date, ""));
-		buf_puts(b, ", signature ");
-		md_cell_put(b, str_or(item->who.signature, "unknown"));
-		buf_puts(b, ", commit ");
-		md_cell_put(b, sc);
-		buf_puts(b, "*");
-	}
-	buf_puts(b, " | ");
-	ts = update && doc_map_get(update, "timescale") ?
-		     field(update, "timescale") :
-		     (first ? field(action, "timescale") : "");
-	md_cell_put(b, ts);
-	buf_puts(b, " | ");
-	resp = update ? doc_map_get(update, "responsible") : NULL;
-	if (!resp && first)
-		resp = doc_map_get(action, "responsible");
-	put_list(b, resp, ", ", md_cell_put);
-	buf_puts(b, " |\n");
-}
-
-static void md_action(
-	struct buf *b,
-	const struct doc_node *action,
-	const struct export_audit *audit)
-{
-	const struct doc_node *updates = seq_field(action, "updates");
-	size_t i;
-
-	if (!updates || updates->n == 0) {
-		md_row(b, action, NULL, 1, audit);
-		return;
-	}
-	for (i = 0; i < updates->n; i++)
-		md_row(b, action, updates->items[i], i == 0, audit);
 }
 
 static void audit_heading(struct buf *b, const struct export_audit *audit)
@@ -359,79 +269,243 @@ static void audit_heading(struct buf *b, const struct export_audit *audit)
 	}
 }
 
-static void md_appendix(struct buf *b, const struct export_audit *audit)
+/* ---- the md and html reports: one walk, two styles ------------------- */
+
+/*
+ * Both reports are the plan's head, then per priority its heading and a
+ * table of one row per update (the action's own cells on its first row),
+ * its conflict notes, and with an audit an appendix of changes.  A style
+ * gives the escapers, the markup around each piece (strings, in the order
+ * the walk writes them) and the few parts laid out differently.
+ */
+
+/* One table row: an update of an action (NULL: an action without any). */
+struct report_row {
+	const struct doc_node *action, *update;
+	size_t index, rows; /* this row's place among the action's */
+	const struct export_audit_item *item; /* who last changed it */
+};
+
+struct report_style {
+	void (*cell)(struct buf *, const char *); /* text in a table cell */
+	void (*line)(struct buf *, const char *); /* text on one line */
+	void (*sig)(struct buf *, const char *); /* a signature status */
+	void (*head)(struct buf *, const struct doc_node *meta);
+	void (*priority)(struct buf *, const struct doc_node *prio);
+	/* a row's opening and the action's cells (first row: all) */
+	void (*action_cells)(struct buf *, const struct report_row *);
+	const char *tbody_end; /* after the priority's rows */
+	/* update cell: before it, around its date */
+	const char *update_open, *date_open, *date_close;
+	/* "Last changed by": before who, after who, after date, after the
+	 * signature, after the commit */
+	const char *who[5];
+	const char *timescale_open, *resp_open, *resp_sep, *row_close;
+	/* conflict notes: before the list, around an item, after */
+	const char *conflicts_open, *conflict_open, *conflict_close,
+		*conflicts_close, *priority_close;
+	/* appendix: heading open/close, no changes, the table's head, the
+	 * markup before each of the six cells and after the last, the end */
+	const char *app_open, *app_heading_close, *app_empty, *app_head;
+	const char *app_cells[7];
+	const char *app_end, *tail;
+};
+
+/* "Jane Smith (NYP)" */
+static void
+who_put(struct buf *b,
+	const struct export_who *w,
+	void (*put)(struct buf *, const char *))
 {
-	char sc[8];
-	size_t i;
-
-	buf_puts(b, "\n## Appendix: ");
-	audit_heading(b, audit);
-	buf_puts(b, "\n\n");
-	if (!audit->nchanges) {
-		buf_puts(b, "No changes in this period.\n");
-		return;
+	put(b, str_or(w->name, "(unknown)"));
+	if (w->organisation && *w->organisation) {
+		buf_puts(b, " (");
+		put(b, w->organisation);
+		buf_puts(b, ")");
 	}
-	buf_puts(
-		b, "| Date | Field | Change | Who | Signature | Commit |\n"
-		   "|------|-------|--------|-----|-----------|--------|\n");
-	for (i = 0; i < audit->nchanges; i++) {
-		const struct export_audit_change *c = &audit->changes[i];
+}
 
-		short_commit(sc, c->who.commit);
-		buf_puts(b, "| ");
-		md_cell_put(b, str_or(c->who.date, ""));
-		buf_puts(b, " | ");
-		md_cell_put(b, c->action);
-		buf_puts(b, "/");
-		md_cell_put(b, c->field);
-		buf_puts(b, " | ");
-		md_cell_put(b, str_or(c->old, "(none)"));
-		buf_puts(b, " → ");
-		md_cell_put(b, str_or(c->new, "(none)"));
-		buf_puts(b, " | ");
-		who_put(b, &c->who, md_cell_put);
-		buf_puts(b, " | ");
-		md_cell_put(b, str_or(c->who.signature, "unknown"));
-		buf_puts(b, " | ");
-		md_cell_put(b, sc);
-		buf_puts(b, " |\n");
+static void report_row(
+	struct buf *b,
+	const struct report_style *st,
+	const struct report_row *r)
+{
+	const struct doc_node *u = r->update, *resp;
+	char sc[8];
+
+	st->action_cells(b, r);
+	buf_puts(b, st->update_open);
+	if (u) {
+		if (*field(u, "date")) {
+			buf_puts(b, st->date_open);
+			st->cell(b, field(u, "date"));
+			buf_puts(b, st->date_close);
+		}
+		st->cell(b, field(u, "text"));
+	}
+	if (r->item) {
+		short_commit(sc, r->item->who.commit);
+		buf_puts(b, st->who[0]);
+		who_put(b, &r->item->who, st->cell);
+		buf_puts(b, st->who[1]);
+		st->cell(b, str_or(r->item->who.date, ""));
+		buf_puts(b, st->who[2]);
+		st->sig(b, str_or(r->item->who.signature, "unknown"));
+		buf_puts(b, st->who[3]);
+		st->cell(b, sc);
+		buf_puts(b, st->who[4]);
+	}
+	buf_puts(b, st->timescale_open);
+	if (u && doc_map_get(u, "timescale"))
+		st->cell(b, field(u, "timescale"));
+	else if (r->index == 0)
+		st->cell(b, field(r->action, "timescale"));
+	buf_puts(b, st->resp_open);
+	resp = u ? doc_map_get(u, "responsible") : NULL;
+	if (!resp && r->index == 0)
+		resp = doc_map_get(r->action, "responsible");
+	put_list(b, resp, st->resp_sep, st->cell);
+	buf_puts(b, st->row_close);
+}
+
+static void report_action(
+	struct buf *b,
+	const struct report_style *st,
+	const struct doc_node *action,
+	const struct export_audit *audit)
+{
+	const struct doc_node *updates = seq_field(action, "updates");
+	struct report_row r;
+
+	r.action = action;
+	r.rows = updates && updates->n ? updates->n : 1;
+	for (r.index = 0; r.index < r.rows; r.index++) {
+		r.update =
+			updates && updates->n ? updates->items[r.index] : NULL;
+		r.item = audit_item(audit, action, r.update);
+		report_row(b, st, &r);
 	}
 }
 
 /* Conflict notes for one action: "P1-A1: updates/u1/text". */
 static void conflict_fields(
 	struct buf *b,
-	const struct doc_node *action,
-	void (*put)(struct buf *, const char *),
-	const char *before,
-	const char *after)
+	const struct report_style *st,
+	const struct doc_node *action)
 {
 	const struct doc_node *c = seq_field(action, "conflicts");
 	size_t i;
 
 	for (i = 0; c && i < c->n; i++) {
-		buf_puts(b, before);
-		put(b, field(action, "id"));
+		buf_puts(b, st->conflict_open);
+		st->line(b, field(action, "id"));
 		buf_puts(b, ": ");
-		put(b, field(c->items[i], "field"));
+		st->line(b, field(c->items[i], "field"));
 		buf_puts(b, " (kept ");
-		put(b, field(c->items[i], "kept_by"));
+		st->line(b, field(c->items[i], "kept_by"));
 		buf_puts(b, "'s value, other by ");
-		put(b, field(c->items[i], "other_by"));
+		st->line(b, field(c->items[i], "other_by"));
 		buf_puts(b, ")");
-		buf_puts(b, after);
+		buf_puts(b, st->conflict_close);
 	}
 }
 
-static void export_md(
+static void report_appendix(
 	struct buf *b,
-	const struct plan *plan,
+	const struct report_style *st,
 	const struct export_audit *audit)
+{
+	const char *const *cell = st->app_cells;
+	char sc[8];
+	size_t i;
+
+	buf_puts(b, st->app_open);
+	audit_heading(b, audit);
+	buf_puts(b, st->app_heading_close);
+	if (!audit->nchanges) {
+		buf_puts(b, st->app_empty);
+		return;
+	}
+	buf_puts(b, st->app_head);
+	for (i = 0; i < audit->nchanges; i++) {
+		const struct export_audit_change *c = &audit->changes[i];
+
+		short_commit(sc, c->who.commit);
+		buf_puts(b, cell[0]);
+		st->cell(b, str_or(c->who.date, ""));
+		buf_puts(b, cell[1]);
+		st->cell(b, c->action);
+		buf_puts(b, "/");
+		st->cell(b, c->field);
+		buf_puts(b, cell[2]);
+		st->cell(b, str_or(c->old, "(none)"));
+		buf_puts(b, " → ");
+		st->cell(b, str_or(c->new, "(none)"));
+		buf_puts(b, cell[3]);
+		who_put(b, &c->who, st->cell);
+		buf_puts(b, cell[4]);
+		st->sig(b, str_or(c->who.signature, "unknown"));
+		buf_puts(b, cell[5]);
+		st->cell(b, sc);
+		buf_puts(b, cell[6]);
+	}
+	buf_puts(b, st->app_end);
+}
+
+static void
+report(struct buf *b,
+       const struct report_style *st,
+       const struct plan *plan,
+       const struct export_audit *audit)
 {
 	const struct doc_node *meta = plan_meta(plan);
 	const struct doc_node *prios = seq_field(meta, "priorities");
 	size_t i, j, n = plan_action_count(plan);
 
+	st->head(b, meta);
+	for (i = 0; prios && i < prios->n; i++) {
+		const struct doc_node *p = prios->items[i];
+		const char *pid = field(p, "id");
+		int any = 0;
+
+		st->priority(b, p);
+		for (j = 0; j < n; j++) {
+			const struct doc_node *a = plan_action_at(plan, j);
+
+			if (strcmp(field(a, "priority"), pid) == 0)
+				report_action(b, st, a, audit);
+		}
+		buf_puts(b, st->tbody_end);
+		for (j = 0; j < n; j++) {
+			const struct doc_node *a = plan_action_at(plan, j);
+			const struct doc_node *c = seq_field(a, "conflicts");
+
+			if (strcmp(field(a, "priority"), pid) != 0 || !c ||
+			    c->n == 0)
+				continue;
+			if (!any)
+				buf_puts(b, st->conflicts_open);
+			any = 1;
+			conflict_fields(b, st, a);
+		}
+		if (any)
+			buf_puts(b, st->conflicts_close);
+		buf_puts(b, st->priority_close);
+	}
+	if (audit)
+		report_appendix(b, st, audit);
+	buf_puts(b, st->tail);
+}
+
+/* ---- Markdown: the style ------------------------------------------------ */
+
+static void md_sig(struct buf *b, const char *s)
+{
+	md_cell_put(b, s);
+}
+
+static void md_head(struct buf *b, const struct doc_node *meta)
+{
 	buf_puts(b, "# ");
 	md_line_put(b, field(meta, "title"));
 	buf_puts(b, "\n\n");
@@ -444,49 +518,74 @@ static void export_md(
 		md_line_put(b, field(meta, "updated"));
 		buf_puts(b, "\n");
 	}
-	for (i = 0; prios && i < prios->n; i++) {
-		const struct doc_node *p = prios->items[i];
-		const char *pid = field(p, "id");
-		int any = 0;
-
-		buf_puts(b, "\n## Priority ");
-		md_line_put(b, priority_number(pid));
-		buf_puts(b, "\n\n**");
-		md_line_put(b, field(p, "title"));
-		buf_puts(b, "**\n\n");
-		if (*field(p, "focus"))
-			md_paragraphs(b, field(p, "focus"));
-		buf_puts(
-			b, "| ID | Action | Information | Update | Time-scale "
-			   "| Responsible |\n"
-			   "|----|--------|-------------|--------|------------"
-			   "|-------------|\n");
-		for (j = 0; j < n; j++) {
-			const struct doc_node *a = plan_action_at(plan, j);
-
-			if (strcmp(field(a, "priority"), pid) != 0)
-				continue;
-			md_action(b, a, audit);
-		}
-		for (j = 0; j < n; j++) {
-			const struct doc_node *a = plan_action_at(plan, j);
-
-			if (strcmp(field(a, "priority"), pid) != 0 ||
-			    !seq_field(a, "conflicts") ||
-			    seq_field(a, "conflicts")->n == 0)
-				continue;
-			if (!any)
-				buf_puts(
-					b, "\nUnresolved merge conflicts:\n\n");
-			any = 1;
-			conflict_fields(b, a, md_line_put, "- ", "\n");
-		}
-	}
-	if (audit)
-		md_appendix(b, audit);
 }
 
-/* ---- HTML ---------------------------------------------------------------- */
+static void md_priority(struct buf *b, const struct doc_node *p)
+{
+	buf_puts(b, "\n## Priority ");
+	md_line_put(b, priority_number(field(p, "id")));
+	buf_puts(b, "\n\n**");
+	md_line_put(b, field(p, "title"));
+	buf_puts(b, "**\n\n");
+	if (*field(p, "focus"))
+		md_paragraphs(b, field(p, "focus"));
+	buf_puts(
+		b, "| ID | Action | Information | Update | Time-scale "
+		   "| Responsible |\n"
+		   "|----|--------|-------------|--------|------------"
+		   "|-------------|\n");
+}
+
+static void md_action_cells(struct buf *b, const struct report_row *r)
+{
+	buf_puts(b, "| ");
+	if (r->index == 0) {
+		md_cell_put(b, field(r->action, "id"));
+		buf_puts(b, " | ");
+		md_cell_put(b, field(r->action, "action"));
+		buf_puts(b, "<br>*Status: ");
+		md_cell_put(b, field(r->action, "status"));
+		buf_puts(b, "* | ");
+		md_cell_put(b, field(r->action, "information"));
+	} else {
+		buf_puts(b, " | ");
+		buf_puts(b, " | ");
+	}
+}
+
+static const struct report_style md_style = {
+	.cell = md_cell_put,
+	.line = md_line_put,
+	.sig = md_sig,
+	.head = md_head,
+	.priority = md_priority,
+	.action_cells = md_action_cells,
+	.tbody_end = "",
+	.update_open = " | ",
+	.date_open = "**",
+	.date_close = ":** ",
+	.who = { "<br>*Last changed by ", ", ", ", signature ", ", commit ",
+		 "*" },
+	.timescale_open = " | ",
+	.resp_open = " | ",
+	.resp_sep = ", ",
+	.row_close = " |\n",
+	.conflicts_open = "\nUnresolved merge conflicts:\n\n",
+	.conflict_open = "- ",
+	.conflict_close = "\n",
+	.conflicts_close = "",
+	.priority_close = "",
+	.app_open = "\n## Appendix: ",
+	.app_heading_close = "\n\n",
+	.app_empty = "No changes in this period.\n",
+	.app_head = "| Date | Field | Change | Who | Signature | Commit |\n"
+		    "|------|-------|--------|-----|-----------|--------|\n",
+	.app_cells = { "| ", " | ", " | ", " | ", " | ", " | ", " |\n" },
+	.app_end = "",
+	.tail = "",
+};
+
+/* ---- HTML: the style ---------------------------------------------------- */
 
 static void html_put(struct buf *b, const char *s)
 {
@@ -515,7 +614,7 @@ static void html_put(struct buf *b, const char *s)
 	}
 }
 
-static const char html_style[] =
+static const char html_css[] =
 	"<style>\n"
 	":root { color-scheme: light; }\n"
 	"body { font-family: Arial, Helvetica, sans-serif; font-size: 11pt;"
@@ -561,146 +660,17 @@ static const char html_style[] =
 	"}\n"
 	"</style>\n";
 
-static void html_who(struct buf *b, const struct export_who *w)
+static void html_sig(struct buf *b, const char *s)
 {
-	char sc[8];
-
-	short_commit(sc, w->commit);
-	buf_puts(b, "<span class=\"who\">");
-	who_put(b, w, html_put);
-	buf_puts(b, "</span>, <span class=\"when\">");
-	html_put(b, str_or(w->date, ""));
-	buf_puts(b, "</span>, signature <span class=\"sig sig-");
-	html_put(b, str_or(w->signature, "unknown"));
+	buf_puts(b, "<span class=\"sig sig-");
+	html_put(b, s);
 	buf_puts(b, "\">");
-	html_put(b, str_or(w->signature, "unknown"));
-	buf_puts(b, "</span>, commit <code>");
-	html_put(b, sc);
-	buf_puts(b, "</code>");
+	html_put(b, s);
+	buf_puts(b, "</span>");
 }
 
-static void html_appendix(struct buf *b, const struct export_audit *audit)
+static void html_head(struct buf *b, const struct doc_node *meta)
 {
-	char sc[8];
-	size_t i;
-
-	buf_puts(
-		b, "<section class=\"appendix\" id=\"changes\">\n"
-		   "<h2>Appendix: ");
-	audit_heading(b, audit);
-	buf_puts(b, "</h2>\n");
-	if (!audit->nchanges) {
-		buf_puts(b, "<p>No changes in this period.</p>\n</section>\n");
-		return;
-	}
-	buf_puts(
-		b, "<table class=\"changes\">\n<thead><tr><th>Date</th>"
-		   "<th>Field</th><th>Change</th><th>Who</th>"
-		   "<th>Signature</th><th>Commit</th></tr></thead>\n"
-		   "<tbody>\n");
-	for (i = 0; i < audit->nchanges; i++) {
-		const struct export_audit_change *c = &audit->changes[i];
-
-		short_commit(sc, c->who.commit);
-		buf_puts(b, "<tr><td class=\"when\">");
-		html_put(b, str_or(c->who.date, ""));
-		buf_puts(b, "</td><td class=\"field\">");
-		html_put(b, c->action);
-		buf_puts(b, "/");
-		html_put(b, c->field);
-		buf_puts(b, "</td><td>");
-		html_put(b, str_or(c->old, "(none)"));
-		buf_puts(b, " → ");
-		html_put(b, str_or(c->new, "(none)"));
-		buf_puts(b, "</td><td class=\"who\">");
-		who_put(b, &c->who, html_put);
-		buf_puts(b, "</td><td><span class=\"sig sig-");
-		html_put(b, str_or(c->who.signature, "unknown"));
-		buf_puts(b, "\">");
-		html_put(b, str_or(c->who.signature, "unknown"));
-		buf_puts(b, "</span></td><td><code>");
-		html_put(b, sc);
-		buf_puts(b, "</code></td></tr>\n");
-	}
-	buf_puts(b, "</tbody>\n</table>\n</section>\n");
-}
-
-static void html_action(
-	struct buf *b,
-	const struct doc_node *action,
-	const struct export_audit *audit)
-{
-	const struct doc_node *updates = seq_field(action, "updates");
-	size_t i, rows = updates && updates->n ? updates->n : 1;
-	char span[48];
-
-	for (i = 0; i < rows; i++) {
-		const struct doc_node *u =
-			updates && updates->n ? updates->items[i] : NULL;
-		const struct doc_node *resp;
-
-		buf_puts(b, "<tr>");
-		if (i == 0) {
-			if (rows > 1)
-				snprintf(
-					span, sizeof(span), " rowspan=\"%zu\"",
-					rows);
-			else
-				span[0] = '\0';
-			buf_puts(b, "<td class=\"id\"");
-			buf_puts(b, span);
-			buf_puts(b, ">");
-			html_put(b, field(action, "id"));
-			buf_puts(b, "</td><td");
-			buf_puts(b, span);
-			buf_puts(b, ">");
-			html_put(b, field(action, "action"));
-			buf_puts(b, "\n<span class=\"status status-");
-			html_put(b, field(action, "status"));
-			buf_puts(b, "\">");
-			html_put(b, field(action, "status"));
-			buf_puts(b, "</span></td><td");
-			buf_puts(b, span);
-			buf_puts(b, ">");
-			html_put(b, field(action, "information"));
-			buf_puts(b, "</td>");
-		}
-		buf_puts(b, "<td>");
-		if (u && *field(u, "date")) {
-			buf_puts(b, "<span class=\"date\">");
-			html_put(b, field(u, "date"));
-			buf_puts(b, "</span> ");
-		}
-		if (u)
-			html_put(b, field(u, "text"));
-		if (audit_item(audit, action, u)) {
-			buf_puts(b, "<div class=\"audit\">Last changed by ");
-			html_who(b, &audit_item(audit, action, u)->who);
-			buf_puts(b, "</div>");
-		}
-		buf_puts(b, "</td><td>");
-		if (u && doc_map_get(u, "timescale"))
-			html_put(b, field(u, "timescale"));
-		else if (i == 0)
-			html_put(b, field(action, "timescale"));
-		buf_puts(b, "</td><td>");
-		resp = u ? doc_map_get(u, "responsible") : NULL;
-		if (!resp && i == 0)
-			resp = doc_map_get(action, "responsible");
-		put_list(b, resp, "\n", html_put);
-		buf_puts(b, "</td></tr>\n");
-	}
-}
-
-static void export_html(
-	struct buf *b,
-	const struct plan *plan,
-	const struct export_audit *audit)
-{
-	const struct doc_node *meta = plan_meta(plan);
-	const struct doc_node *prios = seq_field(meta, "priorities");
-	size_t i, j, n = plan_action_count(plan);
-
 	buf_puts(
 		b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
 		   "<meta charset=\"utf-8\">\n"
@@ -710,7 +680,7 @@ static void export_html(
 		   "<title>");
 	html_put(b, field(meta, "title"));
 	buf_puts(b, "</title>\n");
-	buf_puts(b, html_style);
+	buf_puts(b, html_css);
 	buf_puts(b, "</head>\n<body>\n<header>\n<h1>");
 	html_put(b, field(meta, "title"));
 	buf_puts(b, "</h1>\n");
@@ -725,61 +695,101 @@ static void export_html(
 		buf_puts(b, "</p>\n");
 	}
 	buf_puts(b, "</header>\n");
-	for (i = 0; prios && i < prios->n; i++) {
-		const struct doc_node *p = prios->items[i];
-		const char *pid = field(p, "id");
-		int any = 0;
-
-		buf_puts(b, "<section class=\"priority\" id=\"");
-		html_put(b, pid);
-		buf_puts(b, "\">\n<h2>Priority ");
-		html_put(b, priority_number(pid));
-		buf_puts(b, "</h2>\n<p class=\"title\">");
-		html_put(b, field(p, "title"));
-		buf_puts(b, "</p>\n");
-		if (*field(p, "focus")) {
-			buf_puts(b, "<p class=\"focus\">");
-			html_put(b, field(p, "focus"));
-			buf_puts(b, "</p>\n");
-		}
-		buf_puts(
-			b, "<table>\n<colgroup><col class=\"id\">"
-			   "<col class=\"action\"><col class=\"info\">"
-			   "<col class=\"update\"><col><col></colgroup>\n"
-			   "<thead><tr><th>ID</th><th>Action</th>"
-			   "<th>Information</th><th>Update</th>"
-			   "<th>Time-scale</th><th>Responsible</th></tr>"
-			   "</thead>\n<tbody>\n");
-		for (j = 0; j < n; j++) {
-			const struct doc_node *a = plan_action_at(plan, j);
-
-			if (strcmp(field(a, "priority"), pid) == 0)
-				html_action(b, a, audit);
-		}
-		buf_puts(b, "</tbody>\n</table>\n");
-		for (j = 0; j < n; j++) {
-			const struct doc_node *a = plan_action_at(plan, j);
-			const struct doc_node *c = seq_field(a, "conflicts");
-
-			if (strcmp(field(a, "priority"), pid) != 0 || !c ||
-			    c->n == 0)
-				continue;
-			if (!any)
-				buf_puts(
-					b, "<div class=\"conflicts\">"
-					   "<p>Unresolved merge conflicts:</p>"
-					   "\n<ul>\n");
-			any = 1;
-			conflict_fields(b, a, html_put, "<li>", "</li>\n");
-		}
-		if (any)
-			buf_puts(b, "</ul>\n</div>\n");
-		buf_puts(b, "</section>\n");
-	}
-	if (audit)
-		html_appendix(b, audit);
-	buf_puts(b, "</body>\n</html>\n");
 }
+
+static void html_priority(struct buf *b, const struct doc_node *p)
+{
+	const char *pid = field(p, "id");
+
+	buf_puts(b, "<section class=\"priority\" id=\"");
+	html_put(b, pid);
+	buf_puts(b, "\">\n<h2>Priority ");
+	html_put(b, priority_number(pid));
+	buf_puts(b, "</h2>\n<p class=\"title\">");
+	html_put(b, field(p, "title"));
+	buf_puts(b, "</p>\n");
+	if (*field(p, "focus")) {
+		buf_puts(b, "<p class=\"focus\">");
+		html_put(b, field(p, "focus"));
+		buf_puts(b, "</p>\n");
+	}
+	buf_puts(
+		b, "<table>\n<colgroup><col class=\"id\">"
+		   "<col class=\"action\"><col class=\"info\">"
+		   "<col class=\"update\"><col><col></colgroup>\n"
+		   "<thead><tr><th>ID</th><th>Action</th>"
+		   "<th>Information</th><th>Update</th>"
+		   "<th>Time-scale</th><th>Responsible</th></tr>"
+		   "</thead>\n<tbody>\n");
+}
+
+/* The action's cells span all its rows. */
+static void html_action_cells(struct buf *b, const struct report_row *r)
+{
+	char span[48] = "";
+
+	buf_puts(b, "<tr>");
+	if (r->index != 0)
+		return;
+	if (r->rows > 1)
+		snprintf(span, sizeof(span), " rowspan=\"%zu\"", r->rows);
+	buf_puts(b, "<td class=\"id\"");
+	buf_puts(b, span);
+	buf_puts(b, ">");
+	html_put(b, field(r->action, "id"));
+	buf_puts(b, "</td><td");
+	buf_puts(b, span);
+	buf_puts(b, ">");
+	html_put(b, field(r->action, "action"));
+	buf_puts(b, "\n<span class=\"status status-");
+	html_put(b, field(r->action, "status"));
+	buf_puts(b, "\">");
+	html_put(b, field(r->action, "status"));
+	buf_puts(b, "</span></td><td");
+	buf_puts(b, span);
+	buf_puts(b, ">");
+	html_put(b, field(r->action, "information"));
+	buf_puts(b, "</td>");
+}
+
+static const struct report_style html_style = {
+	.cell = html_put,
+	.line = html_put,
+	.sig = html_sig,
+	.head = html_head,
+	.priority = html_priority,
+	.action_cells = html_action_cells,
+	.tbody_end = "</tbody>\n</table>\n",
+	.update_open = "<td>",
+	.date_open = "<span class=\"date\">",
+	.date_close = "</span> ",
+	.who = { "<div class=\"audit\">Last changed by <span class=\"who\">",
+		 "</span>, <span class=\"when\">", "</span>, signature ",
+		 ", commit <code>", "</code></div>" },
+	.timescale_open = "</td><td>",
+	.resp_open = "</td><td>",
+	.resp_sep = "\n",
+	.row_close = "</td></tr>\n",
+	.conflicts_open = "<div class=\"conflicts\"><p>Unresolved merge "
+			  "conflicts:</p>\n<ul>\n",
+	.conflict_open = "<li>",
+	.conflict_close = "</li>\n",
+	.conflicts_close = "</ul>\n</div>\n",
+	.priority_close = "</section>\n",
+	.app_open = "<section class=\"appendix\" id=\"changes\">\n"
+		    "<h2>Appendix: ",
+	.app_heading_close = "</h2>\n",
+	.app_empty = "<p>No changes in this period.</p>\n</section>\n",
+	.app_head = "<table class=\"changes\">\n<thead><tr><th>Date</th>"
+		    "<th>Field</th><th>Change</th><th>Who</th>"
+		    "<th>Signature</th><th>Commit</th></tr></thead>\n"
+		    "<tbody>\n",
+	.app_cells = { "<tr><td class=\"when\">", "</td><td class=\"field\">",
+		       "</td><td>", "</td><td class=\"who\">", "</td><td>",
+		       "</td><td><code>", "</code></td></tr>\n" },
+	.app_end = "</tbody>\n</table>\n</section>\n",
+	.tail = "</body>\n</html>\n",
+};
 
 /* ---- CSV ----------------------------------------------------------------- */
 
@@ -1099,10 +1109,10 @@ int export_plan(
 
 	switch (format) {
 	case EXPORT_MD:
-		export_md(&b, plan, NULL);
+		report(&b, &md_style, plan, NULL);
 		break;
 	case EXPORT_HTML:
-		export_html(&b, plan, NULL);
+		report(&b, &html_style, plan, NULL);
 		break;
 	case EXPORT_CSV:
 		export_csv(&b, plan);
@@ -1126,9 +1136,9 @@ int export_plan_audit(
 	struct buf b = { NULL, 0, 0, 0 };
 
 	if (format == EXPORT_MD)
-		export_md(&b, plan, audit);
+		report(&b, &md_style, plan, audit);
 	else if (format == EXPORT_HTML)
-		export_html(&b, plan, audit);
+		report(&b, &html_style, plan, audit);
 	else
 		return error_set(
 			ERROR_USAGE, "the audit report is md or html only");
