@@ -247,27 +247,29 @@ static void key_free(char *key)
 /* ---- arenas ------------------------------------------------------------- */
 
 /*
- * An arena hands out memory from chunks of CHUNK_SIZE bytes, each mapped at
- * an address that is a multiple of its size, so that the chunk of any
- * pointer into it is found by masking.  A chunk counts the allocations in
- * it still in use, plus one while its arena fills it; it is unmapped when
+ * An arena hands out memory from chunks of up to CHUNK_SIZE bytes, each
+ * mapped at an address that is a multiple of CHUNK_SIZE, so that the chunk
+ * of any pointer into it is found by masking.  A chunk counts the allocations
+ * in it still in use, plus one while its arena fills it; it is unmapped when
  * the count drops to zero.  Freed memory inside a chunk is not reused:
  * parsed trees are mostly freed whole.  node->alloc says which of a node
  * and its arrays live in a chunk.
  */
 #define CHUNK_SIZE ((size_t)2 << 20)
 #define CHUNK_BIG (CHUNK_SIZE / 8) /* larger requests go to malloc */
+#define CHUNK_FIRST ((size_t)256 << 10)
 #define CHUNK_HEAD 64
 
 enum { A_NODE = 1, A_ITEMS = 2, A_KEYS = 4 };
 
 struct chunk {
 	atomic_size_t live;
+	size_t size; /* bytes mapped */
 };
 
 struct doc_arena {
 	char *chunk; /* being filled, NULL before the first */
-	size_t used;
+	size_t used, size;
 };
 
 static atomic_size_t chunks_mapped;
@@ -285,14 +287,21 @@ static struct chunk *chunk_of(const void *p)
 static void chunk_put(struct chunk *c)
 {
 	if (atomic_fetch_sub(&c->live, 1) == 1) {
-		munmap(c, CHUNK_SIZE);
+		munmap(c, c->size);
 		atomic_fetch_sub(&chunks_mapped, 1);
 	}
 }
 
-static char *chunk_new(void)
+/*
+ * A chunk of size bytes (at most CHUNK_SIZE) at a multiple of CHUNK_SIZE.
+ * A full-size one asks for huge pages: one page fault per chunk where the
+ * system allows them, where many small faults were a good part of a large
+ * plan's load time.  An arena's first chunk is smaller, for the many small
+ * plans that fill a few pages of it.
+ */
+static char *chunk_new(size_t size)
 {
-	size_t span = 2 * CHUNK_SIZE;
+	size_t span = size + CHUNK_SIZE;
 	char *p =
 		mmap(NULL, span, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -301,17 +310,17 @@ static char *chunk_new(void)
 	if (p == MAP_FAILED)
 		return NULL;
 	c = (char *)(((uintptr_t)p + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1));
-	end = c + CHUNK_SIZE;
+	end = c + size;
 	if (c > p)
 		munmap(p, (size_t)(c - p));
 	if (end < p + span)
 		munmap(end, (size_t)(p + span - end));
 #ifdef MADV_HUGEPAGE
-	/* One page fault per chunk where the system allows huge pages:
-	 * many small faults are a good part of a large plan's load time. */
-	madvise(c, CHUNK_SIZE, MADV_HUGEPAGE);
+	if (size == CHUNK_SIZE)
+		madvise(c, CHUNK_SIZE, MADV_HUGEPAGE);
 #endif
 	atomic_init(&((struct chunk *)c)->live, 1);
+	((struct chunk *)c)->size = size;
 	atomic_fetch_add(&chunks_mapped, 1);
 	return c;
 }
@@ -324,14 +333,18 @@ static void *arena_alloc(struct doc_arena *a, size_t size)
 	size = (size + 7) & ~(size_t)7;
 	if (!a || size > CHUNK_BIG)
 		return NULL;
-	if (!a->chunk || a->used + size > CHUNK_SIZE) {
-		char *c = chunk_new();
+	if (!a->chunk || a->used + size > a->size) {
+		size_t want = a->chunk ? CHUNK_SIZE : CHUNK_FIRST;
+		char *c;
 
-		if (!c)
+		if (CHUNK_HEAD + size > want)
+			want = CHUNK_SIZE;
+		if (!(c = chunk_new(want)))
 			return NULL;
 		if (a->chunk)
 			chunk_put((struct chunk *)a->chunk);
 		a->chunk = c;
+		a->size = want;
 		a->used = CHUNK_HEAD;
 	}
 	p = a->chunk + a->used;
