@@ -8,7 +8,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +17,8 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 
 #include "commit.h"
 #include "core/doc.h"
@@ -991,8 +992,8 @@ static int xwalk_commit(
 }
 
 /*
- * Every commit of one side since the base that changed an interest file,
- * read through git (git, or a second handle when run on a thread).
+ * Every commit of one side since the base that changed an interest file.
+ * (Walking theirs on a second thread was measured: slower on 2 cores.)
  */
 static int
 build_side(struct whostate *st, enum merge_side s, git_repository *git)
@@ -1198,56 +1199,6 @@ static int later(const struct touch *a, const struct touch *b)
 	return strcmp(a->hex, b->hex) > 0;
 }
 
-struct side_job {
-	struct whostate *st;
-	git_repository *git;
-	int error;
-	char message[512];
-};
-
-static void *side_worker(void *arg)
-{
-	struct side_job *j = arg;
-
-	j->error = build_side(j->st, MERGE_THEIRS, j->git);
-	if (j->error < 0)
-		snprintf(j->message, sizeof(j->message), "%s", error_message());
-	return NULL;
-}
-
-/*
- * Both sides' histories, each side's walk being independent: theirs on a
- * second thread with its own repository handle (libgit2 objects are not
- * shared between threads) while this one walks ours.  Sequential when the
- * thread or the handle cannot be had.
- */
-static int build_sides(struct whostate *st)
-{
-	struct side_job job;
-	pthread_t th;
-	int error = 0, started = 0;
-
-	memset(&job, 0, sizeof(job));
-	job.st = st;
-	if (!st->side[MERGE_OURS].built && !st->side[MERGE_THEIRS].built &&
-	    git_repository_open_ext(
-		    &job.git, git_repository_path(st->git),
-		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0)
-		started = pthread_create(&th, NULL, side_worker, &job) == 0;
-	error_clear();
-	if (!st->side[MERGE_OURS].built)
-		error = build_side(st, MERGE_OURS, st->git);
-	if (started) {
-		pthread_join(th, NULL);
-		if (error == 0 && job.error < 0)
-			error = error_set(job.error, "%s", job.message);
-	}
-	git_repository_free(job.git);
-	if (error == 0 && !st->side[MERGE_THEIRS].built)
-		error = build_side(st, MERGE_THEIRS, st->git);
-	return error;
-}
-
 static int
 who_cb(struct merge_who *out,
        const struct merge_ctx *ctx,
@@ -1277,7 +1228,8 @@ who_cb(struct merge_who *out,
 	}
 	if ((at = find_path(st, path)) < 0)
 		return 0;
-	if (!st->side[side].built && (error = build_sides(st)) < 0)
+	if (!st->side[side].built &&
+	    (error = build_side(st, side, st->git)) < 0)
 		return error;
 	t = &st->side[side].per[at];
 	for (i = 0; i < t->n; i++) {
@@ -1400,21 +1352,130 @@ static int build_merged_tree(
 	return error;
 }
 
-/* Emit a merged doc as a blob; *out_same when it equals ours' blob. */
+/*
+ * The merged files' new blobs, gathered in memory and written as one pack
+ * before the tree that names them: a loose object costs a file of its own
+ * (and libgit2 rescans the pack folder for each new one), a third of the
+ * merge's own work for 300 merged actions.
+ */
+struct blobsink {
+	git_odb *odb; /* the repository's */
+	git_odb *mem_odb; /* the in-memory pack alone */
+	git_odb_backend *mem; /* owned by mem_odb */
+	git_repository *mem_repo; /* over mem_odb, for the pack builder */
+	git_oid *ids; /* the queued blobs */
+	size_t n, cap;
+};
+
+static void sink_close(struct blobsink *s)
+{
+	free(s->ids);
+	git_repository_free(s->mem_repo);
+	git_odb_free(s->mem_odb);
+	git_odb_free(s->odb);
+	memset(s, 0, sizeof(*s));
+}
+
+static int sink_open(struct blobsink *s, git_repository *git)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = git_repository_odb(&s->odb, git)) < 0 ||
+	    (rc = git_odb_new(&s->mem_odb)) < 0 ||
+	    (rc = git_mempack_new(&s->mem)) < 0)
+		return git_fail(rc, "cannot open the object database");
+	if ((rc = git_odb_add_backend(s->mem_odb, s->mem, 1)) < 0) {
+		s->mem->free(s->mem);
+		s->mem = NULL;
+		return git_fail(rc, "cannot open the object database");
+	}
+	if ((rc = git_repository_wrap_odb(&s->mem_repo, s->mem_odb)) < 0)
+		return git_fail(rc, "cannot open the object database");
+	return 0;
+}
+
+/* Blob of buf: known already, or queued for the pack. */
+static int
+sink_write(git_oid *out, struct blobsink *s, const char *buf, size_t len)
+{
+	git_oid id;
+	int rc;
+
+	if ((rc = git_odb_hash(out, buf, len, GIT_OBJECT_BLOB)) < 0)
+		return git_fail(rc, "cannot hash a blob");
+	if (git_odb_exists_ext(s->odb, out, GIT_ODB_LOOKUP_NO_REFRESH) == 1)
+		return 0;
+	if ((rc = git_odb_write(&id, s->mem_odb, buf, len, GIT_OBJECT_BLOB)) <
+	    0)
+		return git_fail(rc, "cannot write a blob");
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		git_oid *grown = realloc(s->ids, cap * sizeof(*grown));
+
+		if (!grown)
+			return error_nomem();
+		s->ids = grown;
+		s->cap = cap;
+	}
+	git_oid_cpy(&s->ids[s->n++], &id);
+	return 0;
+}
+
+/* Write the queued blobs into the repository as one pack. */
+static int sink_flush(struct blobsink *s)
+{
+	git_buf pack = { NULL, 0, 0 };
+	git_packbuilder *pb = NULL;
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats;
+	size_t i;
+	int rc = 0;
+
+	if (!s->n)
+		return 0;
+	memset(&stats, 0, sizeof(stats));
+	if ((rc = git_packbuilder_new(&pb, s->mem_repo)) < 0)
+		goto done;
+	git_packbuilder_set_threads(pb, 1);
+	for (i = 0; i < s->n && rc == 0; i++)
+		rc = git_packbuilder_insert(pb, &s->ids[i], NULL);
+	if (rc == 0 && (rc = git_packbuilder_write_buf(&pack, pb)) == 0 &&
+	    (rc = git_odb_write_pack(&wp, s->odb, NULL, NULL)) == 0 &&
+	    (rc = wp->append(wp, pack.ptr, pack.size, &stats)) == 0 &&
+	    (rc = wp->commit(wp, &stats)) == 0)
+		rc = git_odb_refresh(s->odb);
+done:
+	if (rc < 0)
+		rc = git_fail(rc, "cannot write the merged files");
+	if (wp)
+		wp->free(wp);
+	git_packbuilder_free(pb);
+	git_buf_dispose(&pack);
+	git_mempack_reset(s->mem);
+	s->n = 0;
+	return rc < 0 ? rc : 0;
+}
+
+/* Emit a merged doc as a blob (written by sink_flush). */
 static int doc_blob(
 	git_oid *out,
-	git_repository *git,
+	struct blobsink *sink,
 	const struct doc_node *doc,
 	const char *path)
 {
 	char *buf = NULL;
 	size_t len;
-	int rc, error;
+	int error;
 
 	if ((error = doc_emit(&buf, &len, doc)) < 0)
 		return error;
-	if ((rc = git_blob_create_from_buffer(out, git, buf, len)) < 0)
-		error = git_fail(rc, path);
+	if ((error = sink_write(out, sink, buf, len)) < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", error_message());
+		error = error_set(error, "%s: %s", path, why);
+	}
 	free(buf);
 	return error;
 }
@@ -1733,6 +1794,7 @@ int syncmerge_trees(
 	 * it is empty: never hand it NULL */
 	static const char *const none[1] = { "" };
 	struct whostate st;
+	struct blobsink sink;
 	struct tcache dcache;
 	struct merge_ctx ctx;
 	char **interest = NULL, **taken = NULL;
@@ -1744,9 +1806,12 @@ int syncmerge_trees(
 	int rc, error = 0, cmp, kk;
 
 	memset(&st, 0, sizeof(st));
+	memset(&sink, 0, sizeof(sink));
 	memset(S, 0, sizeof(*S));
 	fast_reads(1);
 
+	if ((error = sink_open(&sink, git)) < 0)
+		goto done;
 	if ((rc = git_commit_lookup(&bc, git, base)) < 0 ||
 	    (rc = git_commit_lookup(&oc, git, ours)) < 0 ||
 	    (rc = git_commit_lookup(&tc, git, theirs)) < 0 ||
@@ -1910,7 +1975,8 @@ int syncmerge_trees(
 			    (error = tchange_add(&out, o->path, NULL, 0)) < 0)
 				goto done;
 		} else {
-			if ((error = doc_blob(&blob, git, r.doc, o->path)) < 0)
+			if ((error = doc_blob(&blob, &sink, r.doc, o->path)) <
+			    0)
 				goto done;
 			if ((!o->has_new ||
 			     !git_oid_equal(&blob, &o->new_id)) &&
@@ -1970,7 +2036,7 @@ int syncmerge_trees(
 					goto done;
 				continue;
 			}
-			if ((error = doc_blob(&blob, git, res[k].doc, path)) <
+			if ((error = doc_blob(&blob, &sink, res[k].doc, path)) <
 			    0)
 				goto done;
 			if (jb && jb->o->has_new &&
@@ -1996,7 +2062,8 @@ int syncmerge_trees(
 				out.v[i].path);
 			goto done;
 		}
-	if ((error = build_merged_tree(out_tree, git, ot, &out)) < 0)
+	if ((error = sink_flush(&sink)) < 0 ||
+	    (error = build_merged_tree(out_tree, git, ot, &out)) < 0)
 		goto done;
 	S->files = out.n;
 	for (i = 0; i < out.n; i++)
@@ -2013,6 +2080,7 @@ done:
 	doc_free(bdoc);
 	doc_free(tmp);
 	whostate_release(&st);
+	sink_close(&sink);
 	free_strv(interest, ninterest);
 	free_strv(taken, ntaken);
 	tchanges_release(&out);
