@@ -840,12 +840,14 @@ static int xwalk_dirs(
 	const git_oid **ids,
 	const int **has,
 	struct xwalk *w,
-	git_tree *tree)
+	git_tree *tree,
+	const git_oid *pin)
 {
 	const git_oid *root = git_tree_id(tree);
 	git_tree_entry *e = NULL;
 	unsigned i, slot;
 	size_t k;
+	int rc;
 
 	for (i = 0; i < RCACHE_N; i++)
 		if (w->r[i].has[w->ndirs] &&
@@ -854,7 +856,11 @@ static int xwalk_dirs(
 			*has = w->r[i].has;
 			return 0;
 		}
+	/* never the slot the caller holds (pin) */
 	slot = w->rnext++ % RCACHE_N;
+	if (w->r[slot].ids == pin)
+		slot = w->rnext++ % RCACHE_N;
+	w->r[slot].has[w->ndirs] = 0;
 	for (k = 0; k < w->ndirs; k++) {
 		w->r[slot].has[k] = 0;
 		if (!w->dirs[k].dir[0]) {
@@ -862,10 +868,11 @@ static int xwalk_dirs(
 			w->r[slot].has[k] = 1;
 			continue;
 		}
-		if (git_tree_entry_bypath(&e, tree, w->dirs[k].dir) < 0) {
-			error_clear();
+		rc = git_tree_entry_bypath(&e, tree, w->dirs[k].dir);
+		if (rc == GIT_ENOTFOUND)
 			continue;
-		}
+		if (rc < 0)
+			return git_fail(rc, "cannot read a tree");
 		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
 			git_oid_cpy(&w->r[slot].ids[k], git_tree_entry_id(e));
 			w->r[slot].has[k] = 1;
@@ -880,14 +887,21 @@ static int xwalk_dirs(
 	return 0;
 }
 
-/* The interest entries of folder version id of dir k (cached). */
-static int
-xwalk_read(struct xent **out, struct xwalk *w, size_t k, const git_oid *id)
+/*
+ * The interest entries of folder version id of dir k (cached; never
+ * evicting pin, the entries the caller holds).
+ */
+static int xwalk_read(
+	struct xent **out,
+	struct xwalk *w,
+	size_t k,
+	const git_oid *id,
+	const struct xent *pin)
 {
 	struct idir *d = &w->dirs[k];
 	git_odb_object *obj = NULL;
-	const char *p, *end, *name, *nul;
-	struct xent *v;
+	const char *p, *end, *name, *nul, **hit;
+	struct xent *v = NULL;
 	unsigned i, slot, mode;
 	char hex[GIT_OID_HEXSZ + 1];
 	int rc, error = 0;
@@ -898,53 +912,58 @@ xwalk_read(struct xent **out, struct xwalk *w, size_t k, const git_oid *id)
 			*out = w->x[i].v;
 			return 0;
 		}
-	slot = w->xnext++ % XCACHE_N;
-	free(w->x[slot].v);
-	w->x[slot].v = NULL;
 	if (!(v = calloc(d->n ? d->n : 1, sizeof(*v))))
 		return error_nomem();
 	if ((rc = git_odb_read(&obj, w->odb, id)) < 0) {
-		free(v);
-		return git_fail(rc, "cannot read a tree");
+		error = git_fail(rc, "cannot read a tree");
+		goto done;
 	}
 	p = git_odb_object_data(obj);
 	end = p + git_odb_object_size(obj);
 	if (git_odb_object_type(obj) != GIT_OBJECT_TREE)
-		goto bad;
-	while (p < end) {
-		const char **hit;
-
+		p = NULL;
+	while (p && p < end) {
 		for (mode = 0; p < end && *p >= '0' && *p <= '7'; p++)
 			mode = mode * 8 + (unsigned)(*p - '0');
-		if (p >= end || *p != ' ')
-			goto bad;
+		if (p >= end || *p != ' ') {
+			p = NULL;
+			break;
+		}
 		name = ++p;
 		if (!(nul = memchr(p, '\0', (size_t)(end - p))) ||
-		    end - nul < 1 + GIT_OID_RAWSZ)
-			goto bad;
+		    end - nul < 1 + GIT_OID_RAWSZ) {
+			p = NULL;
+			break;
+		}
 		p = nul + 1 + GIT_OID_RAWSZ;
-		if (mode == GIT_FILEMODE_TREE || !d->n)
-			continue;
-		hit = bsearch(
-			&name, d->names, d->n, sizeof(*d->names), name_cmp);
-		if (!hit)
+		if (mode == GIT_FILEMODE_TREE || !d->n ||
+		    !(hit =
+			      bsearch(&name, d->names, d->n, sizeof(*d->names),
+				      name_cmp)))
 			continue;
 		i = (unsigned)(hit - d->names);
 		v[i].has = 1;
 		v[i].mode = mode;
 		git_oid_fromraw(&v[i].id, (const unsigned char *)nul + 1);
 	}
-	git_odb_object_free(obj);
+	if (!p) {
+		git_oid_tostr(hex, sizeof(hex), id);
+		error = error_set(ERROR_INVALID, "malformed tree %s", hex);
+		goto done;
+	}
+	slot = w->xnext++ % XCACHE_N;
+	if (w->x[slot].v && w->x[slot].v == pin)
+		slot = w->xnext++ % XCACHE_N;
+	free(w->x[slot].v);
 	git_oid_cpy(&w->x[slot].id, id);
 	w->x[slot].dir = k;
 	w->x[slot].v = v;
 	*out = v;
-	return error;
-bad:
-	git_odb_object_free(obj);
+	v = NULL;
+done:
 	free(v);
-	git_oid_tostr(hex, sizeof(hex), id);
-	return error_set(ERROR_INVALID, "malformed tree %s", hex);
+	git_odb_object_free(obj);
+	return error;
 }
 
 /* Record commit c's changes to interest paths against its one parent. */
@@ -962,8 +981,8 @@ static int xwalk_commit(
 	size_t k, i;
 	int error;
 
-	if ((error = xwalk_dirs(&ids, &has, w, tree)) < 0 ||
-	    (error = xwalk_dirs(&pids, &phas, w, ptree)) < 0)
+	if ((error = xwalk_dirs(&ids, &has, w, tree, NULL)) < 0 ||
+	    (error = xwalk_dirs(&pids, &phas, w, ptree, ids)) < 0)
 		return error;
 	for (k = 0; k < w->ndirs; k++) {
 		if (has[k] == phas[k] &&
@@ -971,8 +990,10 @@ static int xwalk_commit(
 			continue;
 		a = w->absent;
 		b = w->absent;
-		if ((has[k] && (error = xwalk_read(&a, w, k, &ids[k])) < 0) ||
-		    (phas[k] && (error = xwalk_read(&b, w, k, &pids[k])) < 0))
+		if ((has[k] &&
+		     (error = xwalk_read(&a, w, k, &ids[k], NULL)) < 0) ||
+		    (phas[k] &&
+		     (error = xwalk_read(&b, w, k, &pids[k], a)) < 0))
 			return error;
 		for (i = 0; i < w->dirs[k].n; i++) {
 			if (a[i].has == b[i].has &&
