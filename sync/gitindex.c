@@ -843,8 +843,13 @@ int gitindex_lookup(
 	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
 		    sizeof(path) ||
 	    (error = index_open(
-		     &ix, &st, &fd, path, O_RDONLY, 0, NULL, NULL, 0)) != 0) {
+		     &ix, &st, &fd, path, O_RDONLY, 0, gitdir, NULL, 0)) != 0) {
 		error = error ? error : GITINDEX_SLOW;
+		goto done;
+	}
+	/* A damaged index is libgit2's to report, before anything is done. */
+	if (!ix.ours && !checksum_holds(ix.map, ix.size)) {
+		error = GITINDEX_SLOW;
 		goto done;
 	}
 	for (i = 0; i < n; i++) {

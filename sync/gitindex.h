@@ -64,8 +64,8 @@ struct gitindex_entry {
  * Read the entries of paths[0..n) (for a racy-clean check: is a work file
  * still what the index recorded?), whether the index holds conflicts
  * (stages 1-3), and the index file's mtime.  GITINDEX_SLOW when the index
- * is missing or not one gitindex reads (then use libgit2).  The checksum
- * is not verified: this is a cache lookup, not a write.
+ * is missing, damaged (its checksum is verified unless it is the file
+ * gitindex wrote last) or not one gitindex reads: then use libgit2.
  */
 int gitindex_lookup(
 	struct gitindex_entry *out,

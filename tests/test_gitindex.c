@@ -457,6 +457,17 @@ static void test_gitindex__damaged_index_left_alone(void **state)
 	assert_int_equal(pwrite(fd, "\x7f", 1, 12 + 62 + 8 + 9), 1);
 	close(fd);
 	assert_slow_unchanged(fx, "actions/P2/P2-A1.yaml", GITINDEX_SLOW);
+	/* Lookups leave it to libgit2 too, which reports the damage. */
+	{
+		const char *p = "plan.yaml";
+		struct gitindex_entry e;
+		struct timespec mt;
+		int conflicts;
+
+		assert_int_equal(
+			gitindex_lookup(&e, &conflicts, &mt, fx->gitdir, &p, 1),
+			GITINDEX_SLOW);
+	}
 }
 
 /* Even right after gitindex wrote it (its stamp then matches). */
