@@ -366,6 +366,123 @@ static void test_syncmerge__merges_inside_a_side(void **state)
 	syncmerge_stats_release(&st);
 }
 
+/* Tree `tree` with path set to its version in commit `from`. */
+static git_oid copy_file(
+	struct fx *fx,
+	const git_oid *tree,
+	const git_oid *from,
+	const char *path)
+{
+	git_tree *t = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	git_oid tid, out;
+	char text[512];
+
+	assert_int_equal(helper_sign_commit_tree(&tid, fx->git, from), 0);
+	assert_int_equal(git_tree_lookup(&t, fx->git, &tid), 0);
+	assert_int_equal(git_tree_entry_bypath(&e, t, path), 0);
+	assert_int_equal(
+		git_blob_lookup(&blob, fx->git, git_tree_entry_id(e)), 0);
+	snprintf(
+		text, sizeof(text), "%.*s", (int)git_blob_rawsize(blob),
+		(const char *)git_blob_rawcontent(blob));
+	assert_int_equal(
+		helper_sign_tree_put(&out, fx->git, tree, path, text), 0);
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(t);
+	return out;
+}
+
+/*
+ * The who-changed-it walk over a side of four branches whose commits are
+ * interleaved in time (so the walk takes them in turn, meeting each
+ * commit's tree long after its child's), each editing its own priority
+ * folder, joined by merges: each file's last status change on that side
+ * is credited, whatever order the walk meets the versions in.
+ */
+static void test_syncmerge__walk_across_branches_and_folders(void **state)
+{
+	static const char *const st3[] = { "done", "in-progress", "ongoing" };
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	git_oid id, tip[4], m01, m23, tree, t2, b;
+	char path[5][64], text[512], want[41], hl[5][41];
+	const char *lastst[5];
+	int k, i, br;
+	long long t = 3000;
+
+	/* P2..P4 hold one action each in the base too */
+	id = fx->base;
+	for (k = 1; k <= 4; k++)
+		snprintf(
+			path[k], sizeof(path[k]), "actions/P%d/P%d-A1.yaml", k,
+			k);
+	for (k = 2; k <= 4; k++) {
+		snprintf(
+			text, sizeof(text),
+			"id: P%d-A1\npriority: P%d\naction: Do it\n"
+			"information: \"\"\nstatus: planned\n"
+			"timescale: Ongoing\nresponsible:\n  - NYP\n"
+			"updates: []\n",
+			k, k);
+		id = put(fx, &id, path[k], text, jane_k, 1100 + k);
+	}
+	fx->base = id;
+	/* side a: branch br edits P<br+1>, five rounds, in turn */
+	for (br = 0; br < 4; br++)
+		tip[br] = fx->base;
+	for (i = 0; i < 5; i++)
+		for (br = 0; br < 4; br++) {
+			k = br + 1;
+			lastst[k] = st3[(i + k) % 3];
+			snprintf(
+				text, sizeof(text),
+				"id: P%d-A1\npriority: P%d\naction: Do it\n"
+				"information: \"\"\nstatus: %s\n"
+				"timescale: Round %d\nresponsible:\n  - NYP\n"
+				"updates: []\n",
+				k, k, lastst[k], i);
+			tip[br] = put(fx, &tip[br], path[k], text, jane_k, t++);
+			hex(hl[k], &tip[br]);
+		}
+	assert_int_equal(helper_sign_commit_tree(&tree, fx->git, &tip[0]), 0);
+	tree = copy_file(fx, &tree, &tip[1], path[2]);
+	m01 = merge2(fx, &tip[0], &tip[1], &tree, jane_k, t++);
+	assert_int_equal(helper_sign_commit_tree(&t2, fx->git, &tip[2]), 0);
+	t2 = copy_file(fx, &t2, &tip[3], path[4]);
+	m23 = merge2(fx, &tip[2], &tip[3], &t2, jane_k, t++);
+	tree = copy_file(fx, &tree, &tip[2], path[3]);
+	tree = copy_file(fx, &tree, &tip[3], path[4]);
+	id = merge2(fx, &m01, &m23, &tree, jane_k, t++);
+	/* side b: every status on hold, earlier than all of side a */
+	b = fx->base;
+	for (k = 1; k <= 4; k++) {
+		snprintf(
+			text, sizeof(text),
+			"id: P%d-A1\npriority: P%d\naction: Do it\n"
+			"information: \"\"\nstatus: on-hold\n"
+			"timescale: Ongoing\nresponsible:\n  - NYP\n"
+			"updates: []\n",
+			k, k);
+		b = put(fx, &b, path[k], text, tom_k, 2000 + k);
+	}
+	tree = both_ways(fx, &id, &b, &st);
+	assert_int_equal(st.nconflicts, 4);
+	for (k = 1; k <= 4; k++) {
+		doc = load(fx, &tree, path[k]);
+		assert_string_equal(get(doc, "status"), lastst[k]);
+		snprintf(want, sizeof(want), "%s", hl[k]);
+		assert_string_equal(rec(doc, 0, "field"), "status");
+		assert_string_equal(rec(doc, 0, "kept_commit"), want);
+		assert_string_equal(rec(doc, 0, "other"), "on-hold");
+		doc_free(doc);
+	}
+	syncmerge_stats_release(&st);
+}
+
 static void test_syncmerge__one_side_and_identical_changes(void **state)
 {
 	struct fx *fx = *state;
@@ -750,6 +867,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__merges_inside_a_side, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__walk_across_branches_and_folders, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__one_side_and_identical_changes, setup,
 			teardown),
