@@ -28,6 +28,7 @@
 #include "core/merge.h"
 #include "core/plan.h"
 #include "core/sshsig.h"
+#include "gitindex.h"
 #include "history.h"
 #include "repo.h"
 #include "signers.h"
@@ -2121,39 +2122,128 @@ done:
 /* ---- the work tree --------------------------------------------------------
  */
 
+/*
+ * libgit2's index, loaded on first use: only where gitindex does not read
+ * or write this index (version 4, a split index, damage: then libgit2
+ * reports what is wrong).  gitindex's cost follows the changed files;
+ * libgit2's, every entry of the index.
+ */
+static int load_index(git_index **lg, struct repo *repo)
+{
+	int rc;
+
+	if (*lg)
+		return 0;
+	if ((rc = git_repository_index(lg, repo_git(repo))) < 0 ||
+	    (rc = git_index_read(*lg, 0)) < 0)
+		return git_fail(rc, "cannot read the index");
+	return 0;
+}
+
+/* Whether the index has unmerged entries (stages 1 to 3). */
+static int index_conflicts(int *out, struct repo *repo, git_index **lg)
+{
+	struct gitindex_entry none;
+	struct timespec mt;
+	int error;
+
+	error = gitindex_lookup(&none, out, &mt, repo_gitdir(repo), NULL, 0);
+	if (error <= 0)
+		return error;
+	if ((error = load_index(lg, repo)) < 0)
+		return error;
+	*out = git_index_has_conflicts(*lg) != 0;
+	return 0;
+}
+
+/* The index entries of the paths ch changes, and the index's mtime. */
+static int index_entries(
+	struct gitindex_entry **out,
+	struct timespec *mtime,
+	struct repo *repo,
+	git_index **lg,
+	const struct fchanges *ch)
+{
+	struct gitindex_entry *v = NULL;
+	const git_index_entry *e;
+	const char **paths = NULL;
+	char full[4096];
+	struct stat ist;
+	size_t i;
+	int conflicts, error = 0;
+
+	if (!(v = calloc(ch->n ? ch->n : 1, sizeof(*v))) ||
+	    !(paths = calloc(ch->n ? ch->n : 1, sizeof(*paths)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < ch->n; i++)
+		paths[i] = ch->v[i].path;
+	error = gitindex_lookup(
+		v, &conflicts, mtime, repo_gitdir(repo), paths, ch->n);
+	if (error < 0)
+		goto done;
+	if (error == GITINDEX_SLOW) {
+		if ((error = load_index(lg, repo)) < 0)
+			goto done;
+		memset(mtime, 0, sizeof(*mtime)); /* nothing is racy-clean */
+		if (repo_git_path(full, sizeof(full), repo, "index") == 0 &&
+		    stat(full, &ist) == 0)
+			*mtime = ist.st_mtim;
+		for (i = 0; i < ch->n; i++) {
+			if (!(e = git_index_get_bypath(*lg, paths[i], 0)))
+				continue;
+			v[i].found = 1;
+			memcpy(v[i].oid, e->id.id, GITINDEX_OID_LEN);
+			v[i].mtime_s = (uint32_t)e->mtime.seconds;
+			v[i].mtime_ns = e->mtime.nanoseconds;
+			v[i].ino = e->ino;
+			v[i].mode = e->mode;
+			v[i].size = e->file_size;
+		}
+	}
+	*out = v;
+	v = NULL;
+done:
+	free(v);
+	free(paths);
+	return error;
+}
+
 /* The work file matches the index entry's stat data and the index is newer
  * (git's racy-clean rule): unchanged since the index recorded old_id. */
 static int stat_clean(
-	git_index *index,
+	const struct gitindex_entry *e,
 	const struct fchange *c,
 	const struct stat *st,
-	const struct stat *ist)
+	const struct timespec *imt)
 {
-	const git_index_entry *e = git_index_get_bypath(index, c->path, 0);
-
-	return e && git_oid_equal(&e->id, &c->old_id) &&
-	       e->file_size == (uint32_t)st->st_size &&
+	return e->found &&
+	       memcmp(e->oid, c->old_id.id, GITINDEX_OID_LEN) == 0 &&
+	       e->size == (uint32_t)st->st_size &&
 	       e->ino == (uint32_t)st->st_ino &&
-	       e->mtime.seconds == (int32_t)st->st_mtim.tv_sec &&
-	       e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
-	       (st->st_mtim.tv_sec < ist->st_mtim.tv_sec ||
-		(st->st_mtim.tv_sec == ist->st_mtim.tv_sec &&
-		 st->st_mtim.tv_nsec < ist->st_mtim.tv_nsec));
+	       e->mtime_s == (uint32_t)st->st_mtim.tv_sec &&
+	       e->mtime_ns == (uint32_t)st->st_mtim.tv_nsec &&
+	       (st->st_mtim.tv_sec < imt->tv_sec ||
+		(st->st_mtim.tv_sec == imt->tv_sec &&
+		 st->st_mtim.tv_nsec < imt->tv_nsec));
 }
 
 /* ERROR_EXISTS unless every file the merge changes is as ours has it. */
 static int
-check_unedited(struct repo *repo, git_index *index, const struct fchanges *ch)
+check_unedited(struct repo *repo, git_index **lg, const struct fchanges *ch)
 {
+	struct gitindex_entry *ents = NULL;
+	struct timespec imt;
 	char full[4096];
 	char *buf = NULL;
 	size_t len, i;
-	struct stat st, ist;
+	struct stat st;
 	git_oid h;
-	int error = 0, rc, same, have_ist;
+	int error, rc, same;
 
-	have_ist = repo_git_path(full, sizeof(full), repo, "index") == 0 &&
-		   stat(full, &ist) == 0;
+	if ((error = index_entries(&ents, &imt, repo, lg, ch)) < 0)
+		return error;
 	for (i = 0; i < ch->n && !error; i++) {
 		const struct fchange *c = &ch->v[i];
 
@@ -2164,7 +2254,7 @@ check_unedited(struct repo *repo, git_index *index, const struct fchanges *ch)
 			same = errno == ENOENT && !c->has_old;
 		} else if (!S_ISREG(st.st_mode) || !c->has_old) {
 			same = 0;
-		} else if (have_ist && stat_clean(index, c, &st, &ist)) {
+		} else if (stat_clean(&ents[i], c, &st, &imt)) {
 			same = 1;
 		} else {
 			rc = fsutil_read_file(&buf, &len, full, DOC_MAX_FILE);
@@ -2184,6 +2274,7 @@ check_unedited(struct repo *repo, git_index *index, const struct fchanges *ch)
 				"discard them (git checkout -- %s) first",
 				c->path, c->path);
 	}
+	free(ents);
 	return error;
 }
 
@@ -2202,21 +2293,85 @@ static void prune_dirs(struct repo *repo, const char *path)
 	}
 }
 
-/* Write the changed files (temp file + rename each) and their index
+/*
+ * The changed files' index entries: gitindex's copy with only those
+ * replaced, else libgit2 (the bytes are the blobs': not hashed again).
+ */
+static int
+update_index(struct repo *repo, git_index **lg, const struct fchanges *ch)
+{
+	struct gitindex_change *gc = NULL;
+	git_index_entry ie;
+	struct stat st;
+	char full[4096];
+	size_t i;
+	int rc, error = 0;
+
+	if (!(gc = calloc(ch->n ? ch->n : 1, sizeof(*gc)))) {
+		error = error_nomem();
+		goto done;
+	}
+	for (i = 0; i < ch->n; i++) {
+		gc[i].path = ch->v[i].path;
+		gc[i].oid = ch->v[i].has_new ? ch->v[i].new_id.id : NULL;
+	}
+	error = gitindex_update(
+		repo_gitdir(repo), repo_workdir(repo), gc, ch->n);
+	if (error <= 0)
+		goto done;
+	if ((error = load_index(lg, repo)) < 0)
+		goto done;
+	for (i = 0; i < ch->n; i++) {
+		const struct fchange *c = &ch->v[i];
+
+		if ((error = repo_work_path(
+			     full, sizeof(full), repo, c->path)) < 0)
+			goto done;
+		if (!c->has_new) {
+			rc = git_index_remove_bypath(*lg, c->path);
+		} else if (lstat(full, &st) < 0) {
+			rc = git_index_add_bypath(*lg, c->path);
+		} else {
+			memset(&ie, 0, sizeof(ie));
+			ie.ctime.seconds = (int32_t)st.st_ctim.tv_sec;
+			ie.ctime.nanoseconds = (uint32_t)st.st_ctim.tv_nsec;
+			ie.mtime.seconds = (int32_t)st.st_mtim.tv_sec;
+			ie.mtime.nanoseconds = (uint32_t)st.st_mtim.tv_nsec;
+			ie.dev = (uint32_t)st.st_dev;
+			ie.ino = (uint32_t)st.st_ino;
+			ie.mode = c->new_mode;
+			ie.uid = st.st_uid;
+			ie.gid = st.st_gid;
+			ie.file_size = (uint32_t)st.st_size;
+			git_oid_cpy(&ie.id, &c->new_id);
+			ie.path = c->path;
+			rc = git_index_add(*lg, &ie);
+		}
+		if (rc < 0) {
+			error = git_fail(rc, c->path);
+			goto done;
+		}
+	}
+	if ((rc = git_index_write(*lg)) < 0)
+		error = git_fail(rc, "cannot write the index");
+done:
+	free(gc);
+	return error;
+}
+
+/* Write the changed files (temp file + rename each), then their index
  * entries. */
 static int update_work(
 	struct repo *repo,
 	git_repository *git,
-	git_index *index,
+	git_index **lg,
 	const struct fchanges *ch)
 {
 	git_blob *blob = NULL;
-	git_index_entry ie;
-	struct stat st;
 	char full[4096], made[4096] = "";
 	char *slash, *tmp = NULL;
 	size_t i;
-	int rc = 0, error = 0;
+	int error = 0;
 
 	for (i = 0; i < ch->n; i++) {
 		const struct fchange *c = &ch->v[i];
@@ -2232,7 +2387,6 @@ static int update_work(
 				goto done;
 			}
 			prune_dirs(repo, c->path);
-			rc = git_index_remove_bypath(index, c->path);
 		} else {
 			if ((error = read_blob(
 				     &blob, git, &c->new_id, c->path)) < 0)
@@ -2266,36 +2420,9 @@ static int update_work(
 			tmp = NULL;
 			git_blob_free(blob);
 			blob = NULL;
-			if (lstat(full, &st) < 0) {
-				rc = git_index_add_bypath(index, c->path);
-			} else {
-				/* the bytes are the blob's: no need to hash
-				 * them again */
-				memset(&ie, 0, sizeof(ie));
-				ie.ctime.seconds = (int32_t)st.st_ctim.tv_sec;
-				ie.ctime.nanoseconds =
-					(uint32_t)st.st_ctim.tv_nsec;
-				ie.mtime.seconds = (int32_t)st.st_mtim.tv_sec;
-				ie.mtime.nanoseconds =
-					(uint32_t)st.st_mtim.tv_nsec;
-				ie.dev = (uint32_t)st.st_dev;
-				ie.ino = (uint32_t)st.st_ino;
-				ie.mode = c->new_mode;
-				ie.uid = st.st_uid;
-				ie.gid = st.st_gid;
-				ie.file_size = (uint32_t)st.st_size;
-				git_oid_cpy(&ie.id, &c->new_id);
-				ie.path = c->path;
-				rc = git_index_add(index, &ie);
-			}
-		}
-		if (rc < 0) {
-			error = git_fail(rc, c->path);
-			goto done;
 		}
 	}
-	if ((rc = git_index_write(index)) < 0)
-		error = git_fail(rc, "cannot write the index");
+	error = update_index(repo, lg, ch);
 done:
 	free(tmp);
 	git_blob_free(blob);
@@ -2461,6 +2588,7 @@ int syncmerge_commit(
 	char *msg = NULL, logmsg[512];
 	size_t nrevoked = 0;
 	int rc, error, coordinator = 0, h0, h1, h2, journal = 0, moved = 0;
+	int conflicted = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = SYNCMERGE_UP_TO_DATE;
@@ -2481,11 +2609,9 @@ int syncmerge_commit(
 			"--abort) first");
 		goto done;
 	}
-	if ((rc = git_repository_index(&index, git)) < 0) {
-		error = git_fail(rc, "cannot read the index");
+	if ((error = index_conflicts(&conflicted, repo, &index)) < 0)
 		goto done;
-	}
-	if (git_index_has_conflicts(index)) {
+	if (conflicted) {
 		error = error_set(
 			ERROR_EXISTS, "the index has unmerged files; resolve "
 				      "them and commit first");
@@ -2539,7 +2665,7 @@ int syncmerge_commit(
 		/* fast-forward */
 		if ((error = diff_trees(&ch, git, ot, tt)) < 0 ||
 		    (error = check_files(git, &ch)) < 0 ||
-		    (error = check_unedited(repo, index, &ch)) < 0)
+		    (error = check_unedited(repo, &index, &ch)) < 0)
 			goto done;
 		git_oid_cpy(&new_id, theirs);
 		out->kind = SYNCMERGE_FAST_FORWARD;
@@ -2558,7 +2684,8 @@ int syncmerge_commit(
 		fast_reads(1);
 		error = diff_trees(&ch, git, ot, nt);
 		fast_reads(0);
-		if (error < 0 || (error = check_unedited(repo, index, &ch)) < 0)
+		if (error < 0 ||
+		    (error = check_unedited(repo, &index, &ch)) < 0)
 			goto done;
 		h0 = partners_blob(&pb[0], nt);
 		h1 = partners_blob(&pb[1], ot);
@@ -2604,7 +2731,7 @@ int syncmerge_commit(
 	moved = 1;
 	if (getenv("PLANSYNC_TEST_DIE_AFTER_REF"))
 		raise(SIGKILL); /* tests/e2e/crash.sh: the worst moment */
-	if ((error = update_work(repo, git, index, &ch)) < 0 ||
+	if ((error = update_work(repo, git, &index, &ch)) < 0 ||
 	    (error = signers_refresh(repo)) < 0) {
 		char why[512];
 
