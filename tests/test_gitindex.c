@@ -234,6 +234,41 @@ static void assert_status_clean(const struct fx *fx)
 		run("cd '%s' && git fsck >/dev/null 2>&1", fx->work), 0);
 }
 
+/*
+ * The index gitindex wrote (now in place) is byte for byte the one libgit2
+ * writes for the same paths from `before`; then stock git commits from it
+ * (with `git add -A` first when add_all) and finds nothing else to do.
+ */
+static void assert_same_as_libgit2(
+	const struct fx *fx,
+	char *before,
+	size_t bl,
+	const char **paths,
+	const int *rm,
+	size_t n,
+	int add_all)
+{
+	char *ours, *theirs;
+	size_t ol, tl;
+
+	ours = read_index(fx, &ol);
+	assert_int_equal(fsutil_write_atomic(fx->index, before, bl, 0644), 0);
+	libgit2_update(fx, paths, rm, n);
+	theirs = read_index(fx, &tl);
+	assert_int_equal(ol, tl);
+	assert_memory_equal(ours, theirs, tl);
+	assert_int_equal(fsutil_write_atomic(fx->index, ours, ol, 0644), 0);
+	assert_int_equal(
+		run("cd '%s' && %sgit -c user.name=T "
+		    "-c user.email=t@x.example commit -qm edit",
+		    fx->work, add_all ? "git add -A && " : ""),
+		0);
+	assert_status_clean(fx);
+	free(ours);
+	free(theirs);
+	free(before);
+}
+
 static void test_gitindex__in_place_matches_libgit2(void **state)
 {
 	struct fx *fx = *state;
@@ -242,8 +277,8 @@ static void test_gitindex__in_place_matches_libgit2(void **state)
 	int rm[] = { 0, 0 };
 	struct gitindex_change ch[2];
 	unsigned char oid[2][GITINDEX_OID_LEN];
-	char *ours, *theirs, *before;
-	size_t ol, tl, bl;
+	char *ours, *before;
+	size_t ol, bl;
 	struct stat st0, st1;
 
 	libgit2_index(fx);
@@ -262,23 +297,9 @@ static void test_gitindex__in_place_matches_libgit2(void **state)
 	assert_int_equal(st0.st_ino, st1.st_ino); /* changed in place */
 	ours = read_index(fx, &ol);
 	assert_true(ol == bl && memcmp(ours, before, bl) != 0);
-
-	/* The same change by libgit2, from the same starting index. */
-	assert_int_equal(fsutil_write_atomic(fx->index, before, bl, 0644), 0);
-	libgit2_update(fx, paths, rm, 2);
-	theirs = read_index(fx, &tl);
-	assert_int_equal(ol, tl);
-	assert_memory_equal(ours, theirs, tl);
-	assert_int_equal(fsutil_write_atomic(fx->index, ours, ol, 0644), 0);
-	assert_int_equal(
-		run("cd '%s' && git add -A && git -c user.name=T "
-		    "-c user.email=t@x.example commit -qm edit",
-		    fx->work),
-		0);
-	assert_status_clean(fx);
 	free(ours);
-	free(theirs);
-	free(before);
+	/* The same change by libgit2, from the same starting index. */
+	assert_same_as_libgit2(fx, before, bl, paths, rm, 2, 1);
 }
 
 /*
@@ -344,8 +365,8 @@ static void test_gitindex__add_and_remove_match_libgit2(void **state)
 	int rm[] = { 0, 1, 0, 0 };
 	struct gitindex_change ch[4];
 	unsigned char oid[4][GITINDEX_OID_LEN];
-	char *ours, *theirs, *before, path[512];
-	size_t ol, tl, bl, i;
+	char *before, path[512];
+	size_t bl, i;
 
 	libgit2_index(fx);
 	before = read_index(fx, &bl);
@@ -368,22 +389,7 @@ static void test_gitindex__add_and_remove_match_libgit2(void **state)
 		}
 	}
 	assert_int_equal(gitindex_update(fx->gitdir, fx->workdir, ch, 4), 0);
-	ours = read_index(fx, &ol);
-	assert_int_equal(fsutil_write_atomic(fx->index, before, bl, 0644), 0);
-	libgit2_update(fx, paths, rm, 4);
-	theirs = read_index(fx, &tl);
-	assert_int_equal(ol, tl);
-	assert_memory_equal(ours, theirs, tl);
-	assert_int_equal(fsutil_write_atomic(fx->index, ours, ol, 0644), 0);
-	assert_int_equal(
-		run("cd '%s' && git -c user.name=T "
-		    "-c user.email=t@x.example commit -qm edit",
-		    fx->work),
-		0);
-	assert_status_clean(fx);
-	free(ours);
-	free(theirs);
-	free(before);
+	assert_same_as_libgit2(fx, before, bl, paths, rm, 4, 0);
 }
 
 /* Stock git's index has a TREE extension: dropped, and git still works. */
