@@ -262,31 +262,24 @@ static void prune_dirs(struct repo *repo, const char *path)
  * those entries replaced when it can (the cost of libgit2 reading and
  * writing every entry grows with the plan), else libgit2.
  */
-static int
-update_index(struct repo *repo, const struct commit_file *files, size_t n)
+static int update_index(
+	struct repo *repo,
+	const struct commit_file *files,
+	const struct commit_tree_change *ch,
+	size_t n)
 {
 	git_index *index = NULL;
 	struct gitindex_change *gc = NULL;
-	git_oid *oids = NULL;
 	size_t i;
 	int rc, error = 0;
 
-	if (!(gc = calloc(n, sizeof(*gc))) ||
-	    !(oids = calloc(n, sizeof(*oids)))) {
+	if (!(gc = calloc(n, sizeof(*gc)))) {
 		error = error_nomem();
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		gc[i].path = files[i].path;
-		if (!files[i].buf)
-			continue;
-		if ((rc = git_odb_hash(
-			     &oids[i], files[i].buf, files[i].len,
-			     GIT_OBJECT_BLOB)) < 0) {
-			error = repo_git_error(rc, files[i].path);
-			goto done;
-		}
-		gc[i].oid = oids[i].id;
+		gc[i].path = ch[i].path;
+		gc[i].oid = files[ch[i].file].buf ? ch[i].blob.id : NULL;
 	}
 	error = gitindex_update(repo_gitdir(repo), repo_workdir(repo), gc, n);
 	if (error <= 0)
@@ -310,13 +303,15 @@ update_index(struct repo *repo, const struct commit_file *files, size_t n)
 		error = repo_git_error(rc, "cannot write the index");
 done:
 	git_index_free(index);
-	free(oids);
 	free(gc);
 	return error;
 }
 
-static int
-update_work_tree(struct repo *repo, const struct commit_file *files, size_t n)
+static int update_work_tree(
+	struct repo *repo,
+	const struct commit_file *files,
+	const struct commit_tree_change *ch,
+	size_t n)
 {
 	char full[4096];
 	char *slash;
@@ -344,7 +339,7 @@ update_work_tree(struct repo *repo, const struct commit_file *files, size_t n)
 				return error;
 		}
 	}
-	return update_index(repo, files, n);
+	return update_index(repo, files, ch, n);
 }
 
 /*
@@ -624,7 +619,7 @@ int commit_files(
 	/* The work tree and index follow; the commit is made whatever happens.
 	 */
 	if ((error = head.unborn ? check_out_root(repo) :
-				   update_work_tree(repo, files, n)) < 0 ||
+				   update_work_tree(repo, files, ch, n)) < 0 ||
 	    (error = signers_refresh(repo)) < 0) {
 		char why[512];
 
