@@ -269,6 +269,21 @@ static char *field_name(const char *path)
 	return s;
 }
 
+int merge_who_none(
+	struct merge_who *out,
+	const struct merge_ctx *ctx,
+	enum merge_side side,
+	const char *field)
+{
+	(void)ctx;
+	(void)side;
+	(void)field;
+	out->time = 0;
+	out->commit = "";
+	out->email = "";
+	return 0;
+}
+
 static int
 who(struct merge_who *out,
     struct state *st,

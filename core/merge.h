@@ -111,6 +111,17 @@ struct merge_ctx {
 	const char *file;
 };
 
+/*
+ * A ready-made `who` for merges whose history is not known or not needed
+ * (re-checking a recorded merge, the audit): every side's change is from
+ * no commit at time 0, so ours is kept.
+ */
+int merge_who_none(
+	struct merge_who *out,
+	const struct merge_ctx *ctx,
+	enum merge_side side,
+	const char *field);
+
 /* One conflict this merge recorded. */
 struct merge_conflict {
 	char *field; /* field path; MERGE_WHOLE_ACTION for a whole action */

@@ -1711,21 +1711,6 @@ static int value_equal(const struct doc_node *a, const struct doc_node *b)
 
 /* ---- merges: what the field merge alone gives ---------------------------- */
 
-static int who_none(
-	struct merge_who *out,
-	const struct merge_ctx *ctx,
-	enum merge_side side,
-	const char *field)
-{
-	(void)ctx;
-	(void)side;
-	(void)field;
-	out->time = 0;
-	out->commit = "";
-	out->email = "";
-	return 0;
-}
-
 static int parse_checked(
 	struct doc_node **out,
 	struct history *h,
@@ -1759,7 +1744,7 @@ node_automerge(const struct merge_result **out, struct history *h, uint32_t k)
 {
 	const struct node *n = &h->nodes[k];
 	const char *path = h->paths[n->path].path;
-	struct merge_ctx ctx = { who_none, NULL, NULL };
+	struct merge_ctx ctx = { merge_who_none, NULL, NULL };
 	struct doc_node *d[3] = { NULL, NULL, NULL };
 	struct merge_result *r = NULL;
 	git_commit *base = NULL;

@@ -272,21 +272,6 @@ static char *summary(const struct doc_node *v)
 
 /* ---- one action file ---------------------------------------------------- */
 
-static int who_none(
-	struct merge_who *out,
-	const struct merge_ctx *ctx,
-	enum merge_side side,
-	const char *field)
-{
-	(void)ctx;
-	(void)side;
-	(void)field;
-	out->time = 0;
-	out->commit = "";
-	out->email = "";
-	return 0;
-}
-
 /* Check the conflict records of the merged action m. */
 static int check_records(
 	struct findings *f,
@@ -336,7 +321,7 @@ static int check_action(
 	const struct doc_node *const *renumbered,
 	size_t nrenumbered)
 {
-	struct merge_ctx ctx = { who_none, NULL, NULL };
+	struct merge_ctx ctx = { merge_who_none, NULL, NULL };
 	struct merge_result r = MERGE_RESULT_INIT;
 	struct plan_change *d = NULL;
 	size_t nd = 0, i;
@@ -432,7 +417,7 @@ static int check_meta(
 	const struct doc_node *t,
 	const struct doc_node *m)
 {
-	struct merge_ctx ctx = { who_none, NULL, NULL };
+	struct merge_ctx ctx = { merge_who_none, NULL, NULL };
 	struct merge_result r = MERGE_RESULT_INIT;
 	int error;
 
@@ -522,7 +507,7 @@ int mergecheck_commit(
 
 	/* First pass: the losers of same-ID additions, renumbered. */
 	for (i = 0; i < ps.n; i++) {
-		struct merge_ctx ctx = { who_none, NULL, NULL };
+		struct merge_ctx ctx = { merge_who_none, NULL, NULL };
 		struct merge_result r = MERGE_RESULT_INIT;
 
 		for (k = 0; k < 3; k++)
