@@ -34,6 +34,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 	echo
 } >"$res"
 
+# The partner key every signed section uses, made once so that any
+# section can run alone.
+"$PS" key generate --name Bench --email bench@plansync.example --org Bench >/dev/null 2>&1
+
 # BENCH_ONLY="load set verify merge sync audit" runs only those sections.
 want() { [ -z "${BENCH_ONLY:-}" ] || case " $BENCH_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 
@@ -88,7 +92,6 @@ fi
 
 # 2. Signed set on 1,000 and 100,000 actions against git commit -S (issue 3).
 if want set && "$PS" help 2>/dev/null | grep -q '^  set '; then
-	"$PS" key generate --name Bench --email bench@plansync.example --org Bench >/dev/null 2>&1
 	ssh-keygen -q -t ed25519 -N '' -f "$work/gitkey" -C bench@plansync.example
 	{
 		echo "## One signed field edit"
