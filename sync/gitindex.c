@@ -473,11 +473,14 @@ static void stamp_write(const char *gitdir, int fd, const unsigned char *sum)
 
 /*
  * The index is changed in place when every change replaces an entry of
- * the same name (the entries keep their length) and there are no
- * extensions to drop: only the changed entries' bytes and the checksum
- * are written.  index.lock, held meanwhile, says so in its first line; if
- * plansync is killed between the two writes, gitindex_recover (run by the
- * next plansync holding the repository lock) finishes the checksum.
+ * the same name (the entries keep their length): only the changed
+ * entries' bytes and the checksum are written.  Optional extensions (git
+ * reset and checkout leave a TREE cache) are cut off first, so that no
+ * state on the way has a cache describing the old entries.  index.lock,
+ * held meanwhile, says so in its first line; if plansync is killed before
+ * the checksum is written, gitindex_recover (run by the next plansync
+ * holding the repository lock) finishes it: every state between is the
+ * old or the new entries followed by a checksum to recompute.
  */
 static int in_place(
 	const struct index *ix,
@@ -492,6 +495,8 @@ static int in_place(
 	unsigned char sum[SHA1_LEN];
 	struct sha1 old_ctx, new_ctx;
 	size_t i, at, pos, k, end = ix->size - SHA1_LEN;
+	/* where the entries end: a partly parsed index has no extensions */
+	size_t newend = ix->scanned < ix->count ? end : ix->offs[ix->count];
 
 	/*
 	 * The old checksum must hold (else libgit2 reports the damage),
@@ -518,9 +523,12 @@ static int in_place(
 		pos = at + entlen[i];
 		k += entlen[i];
 	}
-	sha1_update(&new_ctx, ix->map + pos, end - pos);
+	sha1_update(&new_ctx, ix->map + pos, newend - pos);
 	sha1_final(sum, &new_ctx);
 
+	/* the map is not read past newend from here */
+	if (newend < end && ftruncate(fd, (off_t)(newend + SHA1_LEN)) < 0)
+		goto fail;
 	for (i = 0, k = 0; i < n; i++) {
 		if (!c[i].exists)
 			continue;
@@ -530,7 +538,7 @@ static int in_place(
 	}
 	if (getenv("PLANSYNC_TEST_DIE_IN_INDEX"))
 		raise(SIGKILL); /* tests/e2e/crash_index.sh: entries, no sum */
-	if (pwrite_all(fd, sum, SHA1_LEN, end) < 0)
+	if (pwrite_all(fd, sum, SHA1_LEN, newend) < 0)
 		goto fail;
 	stamp_write(gitdir, fd, sum);
 	return 0;
@@ -755,9 +763,7 @@ int gitindex_update(
 			fast = 0;
 		k += entlen[i];
 	}
-	/* A partly parsed index is gitindex's own: no extensions. */
-	if (fast && (ix.scanned < ix.count ||
-		     ix.offs[ix.count] == ix.size - SHA1_LEN)) {
+	if (fast) {
 		error = in_place(&ix, c, n, ents, entlen, fd, gitdir, path);
 	} else if (
 		ix.scanned < ix.count && (error = parse(&ix, NULL, 0)) != 0) {

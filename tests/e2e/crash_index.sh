@@ -25,6 +25,24 @@ expect 0 "status (libgit2 reads the index)" status
 if git fsck --no-progress >/dev/null 2>&1; then ok "git fsck clean"; else notok "git fsck clean"; fi
 if git update-index --refresh >/dev/null 2>&1 && git diff-index --quiet --cached HEAD; then ok "index matches HEAD"; else notok "index matches HEAD"; fi
 
+# The same kill on an index stock git wrote last, with its TREE cache (git
+# reset leaves one): gitindex cuts the cache off before it changes any
+# entry, so what the next command finishes never describes the old tree.
+git reset -q --hard
+if grep -q TREE .git/index; then ok "git reset left a TREE cache"; else notok "git reset left a TREE cache"; fi
+size=$(wc -c <.git/index)
+PLANSYNC_TEST_DIE_IN_INDEX=1 "$PLANSYNC_BIN" set P2-A3 status on-hold >/dev/null 2>&1
+rc=$?
+if [ "$rc" -ge 128 ]; then ok "set killed changing an index with a cache"; else notok "set killed changing an index with a cache (exit $rc)"; fi
+if [ "$(wc -c <.git/index)" -lt "$size" ]; then ok "the cache was cut off first"; else notok "the cache was cut off first"; fi
+expect 0 "status finishes the index" status
+if ! grep -q TREE .git/index; then ok "no cache is left"; else notok "no cache is left"; fi
+if [ "$(git write-tree)" = "$(git rev-parse 'HEAD^{tree}')" ]; then ok "the index builds HEAD's tree (no stale cache)"; else notok "the index builds HEAD's tree (no stale cache)"; fi
+if [ -z "$(git status --porcelain)" ]; then ok "work tree clean after the cached index is finished"; else notok "work tree clean after the cached index is finished: $(git status --porcelain | head -3)"; fi
+git reset -q --hard
+expect 0 "a set on an index with a cache, not killed" set P1-A3 status done
+if [ "$(git write-tree)" = "$(git rev-parse 'HEAD^{tree}')" ] && [ -z "$(git status --porcelain)" ]; then ok "git sees the set's index as HEAD's tree"; else notok "git sees the set's index as HEAD's tree"; fi
+
 # A commit killed after its branch moved (the journal says so) and a lock
 # git's way (not gitindex's) left behind, as libgit2 leaves one when killed
 # writing the index: the next command removes the lock (no process holds
