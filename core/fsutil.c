@@ -365,6 +365,67 @@ done:
 	return error;
 }
 
+static int write_all(int fd, const void *buf, size_t len, const char *path)
+{
+	const unsigned char *p = buf;
+	size_t off = 0;
+	ssize_t w;
+
+	while (off < len) {
+		w = pwrite(fd, p + off, len - off, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return error_set(
+				ERROR_GENERIC, "cannot write '%s': %s", path,
+				w < 0 ? strerror(errno) : "no progress");
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+int fsutil_rewrite(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	struct stat st;
+	char *tmp = NULL;
+	int fd, error = 0;
+
+	/* O_NONBLOCK: a FIFO put in the file's place must not hang us */
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_nlink != 1 ||
+		    ((st.st_mode & S_IXUSR) != 0) != ((mode & S_IXUSR) != 0)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0) {
+		if ((error = fsutil_write_temp(&tmp, path, buf, len, mode, 0)) <
+		    0)
+			return error;
+		if (rename(tmp, path) < 0) {
+			error = error_set(
+				ERROR_GENERIC, "cannot replace '%s': %s", path,
+				strerror(errno));
+			unlink(tmp);
+		}
+		free(tmp);
+		return error;
+	}
+	error = write_all(fd, buf, len, path);
+	if (error == 0 && (off_t)len < st.st_size &&
+	    ftruncate(fd, (off_t)len) < 0)
+		error = error_set(
+			ERROR_GENERIC, "cannot truncate '%s': %s", path,
+			strerror(errno));
+	if (close(fd) < 0 && error == 0)
+		error = error_set(
+			ERROR_GENERIC, "cannot write '%s': %s", path,
+			strerror(errno));
+	return error;
+}
+
 int fsutil_write_atomic_flags(
 	const char *path,
 	const void *buf,

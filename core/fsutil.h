@@ -89,6 +89,19 @@ int fsutil_write_temp(
 	mode_t mode,
 	int sync_file);
 
+/*
+ * Give path the len bytes of buf for a writer whose own journal repairs a
+ * kill (a merge's work tree): a plain file of one link and the wanted
+ * execute bit is rewritten in place (write, then truncate), so no inode is
+ * made (on ext4, making a thousand files just after others were deleted
+ * costs more than a whole merge, and renaming over a file forces its data
+ * out at once); anything else (absent, a symlink, a FIFO, other links, a
+ * mode change) gets a new file renamed over it.  Not durable, and a kill
+ * mid-way may leave the file part old, part new: callers list the path in
+ * a journal first.
+ */
+int fsutil_rewrite(const char *path, const void *buf, size_t len, mode_t mode);
+
 /* fsync one file (by name, not following a symlink). */
 int fsutil_fsync_file(const char *path);
 

@@ -2369,7 +2369,7 @@ static int update_work(
 {
 	git_blob *blob = NULL;
 	char full[4096], made[4096] = "";
-	char *slash, *tmp = NULL;
+	char *slash;
 	size_t i;
 	int error = 0;
 
@@ -2399,32 +2399,23 @@ static int update_work(
 			    (error = fsutil_mkdirs(full)) == 0)
 				snprintf(made, sizeof(made), "%s", full);
 			*slash = '/';
+			/* In place, mostly: the journal lists the file, so
+			 * a kill half-way is finished by the next command
+			 * (repo_recover rewrites it from HEAD). */
 			if (error < 0 ||
-			    (error = fsutil_write_temp(
-				     &tmp, full, git_blob_rawcontent(blob),
+			    (error = fsutil_rewrite(
+				     full, git_blob_rawcontent(blob),
 				     (size_t)git_blob_rawsize(blob),
 				     c->new_mode == GIT_FILEMODE_BLOB_EXECUTABLE ?
 					     0755 :
-					     0644,
-				     0)) < 0)
+					     0644)) < 0)
 				goto done;
-			if (rename(tmp, full) < 0) {
-				error = error_set(
-					ERROR_GENERIC,
-					"cannot replace '%s': %s", full,
-					strerror(errno));
-				unlink(tmp);
-				goto done;
-			}
-			free(tmp);
-			tmp = NULL;
 			git_blob_free(blob);
 			blob = NULL;
 		}
 	}
 	error = update_index(repo, lg, ch);
 done:
-	free(tmp);
 	git_blob_free(blob);
 	return error;
 }

@@ -302,6 +302,87 @@ static void test_fsutil__read_fileat_buf(void **state)
 	unlink(at("long"));
 }
 
+static void expect_file(const char *name, const char *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+
+	assert_int_equal(fsutil_read_file(&buf, &len, at(name), 1000), 0);
+	assert_int_equal(len, strlen(want));
+	assert_string_equal(buf, want);
+	free(buf);
+}
+
+/*
+ * fsutil_rewrite: a plain file keeps its inode (no new file is made, the
+ * point of it), shorter content truncates; anything else is replaced by a
+ * new file, never written through.
+ */
+static void test_fsutil__rewrite(void **state)
+{
+	struct stat a, b;
+
+	(void)state;
+	/* absent: made */
+	assert_int_equal(
+		fsutil_rewrite(at("r.yaml"), "long content\n", 13, 0644), 0);
+	expect_file("r.yaml", "long content\n");
+	assert_int_equal(stat(at("r.yaml"), &a), 0);
+	/* a plain file: same inode, shorter content cut */
+	assert_int_equal(fsutil_rewrite(at("r.yaml"), "short\n", 6, 0644), 0);
+	expect_file("r.yaml", "short\n");
+	assert_int_equal(stat(at("r.yaml"), &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	/* longer again, same inode */
+	assert_int_equal(
+		fsutil_rewrite(at("r.yaml"), "longer than before\n", 19, 0644),
+		0);
+	expect_file("r.yaml", "longer than before\n");
+	assert_int_equal(stat(at("r.yaml"), &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(entries(NULL), 1);
+
+	/* the execute bit to set: a new file with the mode */
+	assert_int_equal(fsutil_rewrite(at("r.yaml"), "x\n", 2, 0755), 0);
+	assert_int_equal(stat(at("r.yaml"), &b), 0);
+	assert_true(b.st_mode & S_IXUSR);
+	expect_file("r.yaml", "x\n");
+
+	/* a second link: the other name keeps the old content */
+	assert_int_equal(link(at("r.yaml"), at("other")), 0);
+	assert_int_equal(fsutil_rewrite(at("r.yaml"), "y\n", 2, 0755), 0);
+	expect_file("r.yaml", "y\n");
+	expect_file("other", "x\n");
+	unlink(at("other"));
+
+	/* a symlink: replaced, its target untouched */
+	assert_int_equal(fsutil_write_atomic(at("target"), "keep", 4, 0644), 0);
+	assert_int_equal(symlink(at("target"), at("l")), 0);
+	assert_int_equal(fsutil_rewrite(at("l"), "new", 3, 0644), 0);
+	assert_int_equal(lstat(at("l"), &b), 0);
+	assert_true(S_ISREG(b.st_mode));
+	expect_file("l", "new");
+	expect_file("target", "keep");
+
+	/* a FIFO with no reader: replaced, without hanging */
+	assert_int_equal(mkfifo(at("fifo"), 0644), 0);
+	assert_int_equal(fsutil_rewrite(at("fifo"), "f", 1, 0644), 0);
+	assert_int_equal(lstat(at("fifo"), &b), 0);
+	assert_true(S_ISREG(b.st_mode));
+	expect_file("fifo", "f");
+
+	/* a folder in the way: an error naming the path, nothing left */
+	assert_int_equal(mkdir(at("d"), 0755), 0);
+	assert_int_equal(fsutil_rewrite(at("d"), "z", 1, 0644), ERROR_GENERIC);
+	assert_non_null(strstr(error_message(), at("d")));
+	assert_int_equal(entries(NULL), 5);
+	rmdir(at("d"));
+	unlink(at("fifo"));
+	unlink(at("l"));
+	unlink(at("target"));
+	unlink(at("r.yaml"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_fsutil__mkdirs),
 		cmocka_unit_test(test_fsutil__read_fileat),
 		cmocka_unit_test(test_fsutil__read_fileat_buf),
+		cmocka_unit_test(test_fsutil__rewrite),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
