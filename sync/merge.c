@@ -29,6 +29,8 @@
 #include "core/plan.h"
 #include "core/sshsig.h"
 #include "gitindex.h"
+#include "packread.h"
+#include "packwrite.h"
 #include "history.h"
 #include "repo.h"
 #include "signers.h"
@@ -714,11 +716,20 @@ struct idir {
 };
 
 #define XCACHE_N 64
+/*
+ * Bytes of built objects packread keeps for a merge's reads: enough for
+ * the versions of the changed folders a walk goes back and forth between.
+ * More costs more than it saves: measured at 10,000 actions, 8 MiB gave
+ * the walk's 2,000 folder reads in 41 ms, 16 MiB in 54 ms, 48 MiB in
+ * 160 ms (each new page of memory is a page fault), libgit2 alone 130 ms.
+ */
+#define WALK_CACHE ((size_t)8 << 20)
 #define RCACHE_N 4
 
 struct xwalk {
 	git_repository *git;
 	git_odb *odb;
+	struct packread *pr; /* borrowed; NULL: libgit2 only */
 	struct idir *dirs;
 	size_t ndirs;
 	struct {
@@ -903,9 +914,12 @@ static int xwalk_read(
 	git_odb_object *obj = NULL;
 	const char *p, *end, *name, *nul, **hit;
 	struct xent *v = NULL;
+	const unsigned char *raw;
+	size_t rawlen;
+	enum packread_type rawtype;
 	unsigned i, slot, mode;
 	char hex[GIT_OID_HEXSZ + 1];
-	int rc, error = 0;
+	int rc, error = 0, tree;
 
 	for (i = 0; i < XCACHE_N; i++)
 		if (w->x[i].v && w->x[i].dir == k &&
@@ -915,13 +929,21 @@ static int xwalk_read(
 		}
 	if (!(v = calloc(d->n ? d->n : 1, sizeof(*v))))
 		return error_nomem();
-	if ((rc = git_odb_read(&obj, w->odb, id)) < 0) {
+	/* straight from packread when it can: no copy */
+	if (w->pr &&
+	    packread_get(&raw, &rawlen, &rawtype, w->pr, id->id) == 0) {
+		p = (const char *)raw;
+		end = p + rawlen;
+		tree = rawtype == PACKREAD_TREE;
+	} else if ((rc = git_odb_read(&obj, w->odb, id)) < 0) {
 		error = git_fail(rc, "cannot read a tree");
 		goto done;
+	} else {
+		p = git_odb_object_data(obj);
+		end = p + git_odb_object_size(obj);
+		tree = git_odb_object_type(obj) == GIT_OBJECT_TREE;
 	}
-	p = git_odb_object_data(obj);
-	end = p + git_odb_object_size(obj);
-	if (git_odb_object_type(obj) != GIT_OBJECT_TREE)
+	if (!tree)
 		p = NULL;
 	while (p && p < end) {
 		for (mode = 0; p < end && *p >= '0' && *p <= '7'; p++)
@@ -1037,6 +1059,7 @@ build_side(struct whostate *st, enum merge_side s, git_repository *git)
 	h->built = 1;
 	if ((error = xwalk_init(&xw, git, st->paths, st->npaths)) < 0)
 		goto done;
+	xw.pr = packread_attached(git);
 	if ((rc = git_revwalk_new(&walk, git)) < 0 ||
 	    (rc = git_revwalk_push(walk, &h->tip)) < 0 ||
 	    (rc = git_revwalk_hide(walk, &st->base)) < 0) {
@@ -1382,18 +1405,25 @@ static int build_merged_tree(
  */
 struct blobsink {
 	git_odb *odb; /* the repository's */
-	git_odb *mem_odb; /* the in-memory pack alone */
-	git_odb_backend *mem; /* owned by mem_odb */
-	git_repository *mem_repo; /* over mem_odb, for the pack builder */
-	git_oid *ids; /* the queued blobs */
+	char *gitdir;
+	struct packwrite_obj *v; /* the queued blobs, data malloc'd */
 	size_t n, cap;
 };
 
+static void sink_drop(struct blobsink *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free((void *)s->v[i].data);
+	s->n = 0;
+}
+
 static void sink_close(struct blobsink *s)
 {
-	free(s->ids);
-	git_repository_free(s->mem_repo);
-	git_odb_free(s->mem_odb);
+	sink_drop(s);
+	free(s->v);
+	free(s->gitdir);
 	git_odb_free(s->odb);
 	memset(s, 0, sizeof(*s));
 }
@@ -1403,17 +1433,10 @@ static int sink_open(struct blobsink *s, git_repository *git)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if ((rc = git_repository_odb(&s->odb, git)) < 0 ||
-	    (rc = git_odb_new(&s->mem_odb)) < 0 ||
-	    (rc = git_mempack_new(&s->mem)) < 0)
+	if ((rc = git_repository_odb(&s->odb, git)) < 0)
 		return git_fail(rc, "cannot open the object database");
-	if ((rc = git_odb_add_backend(s->mem_odb, s->mem, 1)) < 0) {
-		s->mem->free(s->mem);
-		s->mem = NULL;
-		return git_fail(rc, "cannot open the object database");
-	}
-	if ((rc = git_repository_wrap_odb(&s->mem_repo, s->mem_odb)) < 0)
-		return git_fail(rc, "cannot open the object database");
+	if (!(s->gitdir = strdup(git_repository_path(git))))
+		return error_nomem();
 	return 0;
 }
 
@@ -1421,62 +1444,64 @@ static int sink_open(struct blobsink *s, git_repository *git)
 static int
 sink_write(git_oid *out, struct blobsink *s, const char *buf, size_t len)
 {
-	git_oid id;
+	struct packwrite_obj *o;
+	void *copy;
 	int rc;
 
 	if ((rc = git_odb_hash(out, buf, len, GIT_OBJECT_BLOB)) < 0)
 		return git_fail(rc, "cannot hash a blob");
 	if (git_odb_exists_ext(s->odb, out, GIT_ODB_LOOKUP_NO_REFRESH) == 1)
 		return 0;
-	if ((rc = git_odb_write(&id, s->mem_odb, buf, len, GIT_OBJECT_BLOB)) <
-	    0)
-		return git_fail(rc, "cannot write a blob");
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
-		git_oid *grown = realloc(s->ids, cap * sizeof(*grown));
+		struct packwrite_obj *grown =
+			realloc(s->v, cap * sizeof(*grown));
 
 		if (!grown)
 			return error_nomem();
-		s->ids = grown;
+		s->v = grown;
 		s->cap = cap;
 	}
-	git_oid_cpy(&s->ids[s->n++], &id);
+	if (!(copy = malloc(len ? len : 1)))
+		return error_nomem();
+	memcpy(copy, buf, len);
+	o = &s->v[s->n++];
+	memcpy(o->id, out->id, PACKWRITE_OID_LEN);
+	o->type = GIT_OBJECT_BLOB;
+	o->data = copy;
+	o->len = len;
 	return 0;
+}
+
+static int pw_cmp(const void *a, const void *b)
+{
+	return memcmp(
+		((const struct packwrite_obj *)a)->id,
+		((const struct packwrite_obj *)b)->id, PACKWRITE_OID_LEN);
 }
 
 /* Write the queued blobs into the repository as one pack. */
 static int sink_flush(struct blobsink *s)
 {
-	git_buf pack = { NULL, 0, 0 };
-	git_packbuilder *pb = NULL;
-	git_odb_writepack *wp = NULL;
-	git_indexer_progress stats;
-	size_t i;
-	int rc = 0;
+	size_t i, k;
+	int rc, error = 0;
 
 	if (!s->n)
 		return 0;
-	memset(&stats, 0, sizeof(stats));
-	if ((rc = git_packbuilder_new(&pb, s->mem_repo)) < 0)
-		goto done;
-	git_packbuilder_set_threads(pb, 1);
-	for (i = 0; i < s->n && rc == 0; i++)
-		rc = git_packbuilder_insert(pb, &s->ids[i], NULL);
-	if (rc == 0 && (rc = git_packbuilder_write_buf(&pack, pb)) == 0 &&
-	    (rc = git_odb_write_pack(&wp, s->odb, NULL, NULL)) == 0 &&
-	    (rc = wp->append(wp, pack.ptr, pack.size, &stats)) == 0 &&
-	    (rc = wp->commit(wp, &stats)) == 0)
-		rc = git_odb_refresh(s->odb);
-done:
-	if (rc < 0)
-		rc = git_fail(rc, "cannot write the merged files");
-	if (wp)
-		wp->free(wp);
-	git_packbuilder_free(pb);
-	git_buf_dispose(&pack);
-	git_mempack_reset(s->mem);
-	s->n = 0;
-	return rc < 0 ? rc : 0;
+	/* the same merged text twice is one object */
+	qsort(s->v, s->n, sizeof(*s->v), pw_cmp);
+	for (i = 1, k = 1; i < s->n; i++) {
+		if (memcmp(s->v[i].id, s->v[k - 1].id, PACKWRITE_OID_LEN) == 0)
+			free((void *)s->v[i].data);
+		else
+			s->v[k++] = s->v[i];
+	}
+	s->n = k;
+	if ((error = packwrite(s->gitdir, s->v, s->n)) == 0 &&
+	    (rc = git_odb_refresh(s->odb)) < 0)
+		error = git_fail(rc, "cannot write the merged files");
+	sink_drop(s);
+	return error;
 }
 
 /* Emit a merged doc as a blob (written by sink_flush). */
@@ -1832,6 +1857,8 @@ int syncmerge_trees(
 	memset(S, 0, sizeof(*S));
 	fast_reads(1);
 
+	if ((error = packread_attach(git, WALK_CACHE)) < 0)
+		goto done;
 	if ((error = sink_open(&sink, git)) < 0)
 		goto done;
 	if ((rc = git_commit_lookup(&bc, git, base)) < 0 ||
@@ -2116,6 +2143,7 @@ done:
 	git_commit_free(tc);
 	syncmerge_stats_release(&local);
 	fast_reads(0);
+	packread_detach(git);
 	return error;
 }
 
