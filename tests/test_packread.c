@@ -24,13 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <git2.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/sha1.h"
 #include "sync/packread.h"
 
 #define MAX_PACKS 8
@@ -65,6 +68,41 @@ struct fx {
 	struct pack packs[MAX_PACKS];
 	int npacks;
 };
+
+#define GUARD_PAGE 4096
+
+/*
+ * Guard pages for file mappings.  packread maps the .idx and .pack
+ * files, and ASan does not watch mapped memory: a read past a mapping's
+ * end goes unseen when the next page is mapped too.  So every file
+ * mapping in this process (packread's and libgit2's) is made as usual
+ * but followed by a reserved, inaccessible page: a read past the last
+ * page of a file faults.  The damage tests cut files at page ends so
+ * that any read past the end meets the guard.  Nothing else changes:
+ * the mapping is the real one, munmap unmaps it (the guard page stays
+ * reserved until exit).
+ */
+#if defined(__x86_64__) || defined(__aarch64__) /* plain SYS_mmap */
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	size_t span = (len + GUARD_PAGE - 1) / GUARD_PAGE * GUARD_PAGE;
+	long area, m;
+
+	if (fd < 0 || addr || (flags & MAP_FIXED) || len == 0 ||
+	    sysconf(_SC_PAGESIZE) != GUARD_PAGE)
+		return (void *)syscall(
+			SYS_mmap, addr, len, prot, flags, fd, off);
+	area =
+		syscall(SYS_mmap, NULL, span + GUARD_PAGE, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == -1)
+		return MAP_FAILED;
+	m = syscall(SYS_mmap, area, len, prot, flags | MAP_FIXED, fd, off);
+	if (m == -1)
+		syscall(SYS_munmap, area, span + GUARD_PAGE);
+	return (void *)m;
+}
+#endif
 
 static char base_dir[256];
 static volatile unsigned sink; /* keeps the reads of returned bytes */
@@ -350,6 +388,8 @@ static int setup(void **state)
 	if (run("cp -a '%s/repo' '%s'", base_dir, fx->work) != 0)
 		return -1;
 	*state = fx;
+	/* a reader caught in a loop fails the test instead of hanging */
+	alarm(120);
 	return 0;
 }
 
@@ -373,6 +413,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
+	alarm(0);
 	run("chmod -R u+w '%s'; rm -rf '%s'", fx->dir, fx->dir);
 	forget(fx);
 	free(fx);
@@ -793,12 +834,14 @@ static void check_unknown_ids(struct packread *pr, const struct fx *fx)
  * read returns 0 or PACKREAD_ABSENT, and a 0 gives a type 1..4 and len
  * bytes that can all be read.  Objects whose delta chain has no entry
  * holding byte hit_pos of pack hit_pack (all when hit_pack is -1) must
- * also read as libgit2 read them before, or be absent.
+ * also read as libgit2 read them before, or be absent; those marked in
+ * absent (if not NULL) must be absent.
  */
 static void read_damaged(
 	const struct fx *fx,
 	int hit_pack,
 	uint64_t hit_pos,
+	const unsigned char *absent,
 	const char *what)
 {
 	struct packread *pr = open_pr(fx->gitdir, BIG_CACHE);
@@ -827,6 +870,12 @@ static void read_damaged(
 			fail_msg(
 				"%s: object %s: packread_get returned %d", what,
 				hex, rc);
+		if (rc == 0 && absent && absent[i])
+			fail_msg(
+				"%s: object %s (entry at %llu of pack %d): got "
+				"type %d, %zu bytes, expected PACKREAD_ABSENT",
+				what, hex, (unsigned long long)o->off, o->pack,
+				(int)type, len);
 		if (rc != 0)
 			continue;
 		if (type < PACKREAD_COMMIT || type > PACKREAD_TAG ||
@@ -853,25 +902,42 @@ static void read_damaged(
 	sink += sum;
 }
 
-/* path's bytes replaced by buf (len), the reads checked, then put back. */
+/*
+ * path's bytes replaced by buf (len), the reads checked (those marked in
+ * absent must be absent), then put back.
+ */
 static void damaged_file(
 	const struct fx *fx,
 	const char *path,
 	const unsigned char *orig,
 	const unsigned char *buf,
 	size_t len,
+	const unsigned char *absent,
 	const char *what)
 {
 	write_all(path, buf, len);
-	read_damaged(fx, -1, 0, what);
+	read_damaged(fx, -1, 0, absent, what);
 	write_all(path, orig, len);
+}
+
+/* A mark for each object of pack k (every object when k is -1). */
+static unsigned char *mark_pack(const struct fx *fx, int k)
+{
+	unsigned char *m = calloc(fx->n ? fx->n : 1, 1);
+	size_t i;
+
+	assert_non_null(m);
+	for (i = 0; i < fx->n; i++)
+		m[i] = k < 0 || fx->o[i].pack == k;
+	return m;
 }
 
 static void damage_idx(const struct fx *fx, int k)
 {
 	const struct pack *p = &fx->packs[k];
 	unsigned char *orig, *buf;
-	size_t len, n = p->n, cuts[12], i, nc = 0, offs;
+	size_t len, n = p->n, cuts[24], i, nc = 0, offs;
+	unsigned char *all = mark_pack(fx, k), *one;
 	char what[700];
 	uint64_t bad[6];
 	long victim = -1;
@@ -893,24 +959,28 @@ static void damage_idx(const struct fx *fx, int k)
 	cuts[nc++] = len - 40;
 	cuts[nc++] = len - 21;
 	cuts[nc++] = len - 1;
+	/* at page ends, where an overread meets the guard page */
+	for (i = GUARD_PAGE; i < len && nc < 24; i += 2 * GUARD_PAGE)
+		cuts[nc++] = i;
 	for (i = 0; i < nc; i++) {
 		snprintf(
 			what, sizeof(what), "'%s' cut to %zu of %zu bytes",
 			p->idx, cuts[i], len);
 		write_all(p->idx, orig, cuts[i]);
-		read_damaged(fx, -1, 0, what);
+		read_damaged(fx, -1, 0, NULL, what);
 	}
 	write_all(p->idx, orig, len);
 	/* Wrong magic, wrong versions. */
 	memcpy(buf, orig, len);
 	buf[1] ^= 0x20;
-	damaged_file(fx, p->idx, orig, buf, len, "idx magic");
+	damaged_file(fx, p->idx, orig, buf, len, all, "idx magic");
 	memcpy(buf, orig, len);
 	put_be32(buf + 4, 3);
-	damaged_file(fx, p->idx, orig, buf, len, "idx version 3");
+	damaged_file(fx, p->idx, orig, buf, len, all, "idx version 3");
 	memcpy(buf, orig, len);
 	put_be32(buf + 4, 1);
-	damaged_file(fx, p->idx, orig, buf, len, "idx version 1 in a v2 file");
+	damaged_file(
+		fx, p->idx, orig, buf, len, all, "idx version 1 in a v2 file");
 	/* Fanout not monotonic, or counting more objects than the file. */
 	for (i = 0; i < 5; i++) {
 		static const size_t at[] = { 0, 17, 128, 200, 254 };
@@ -922,28 +992,36 @@ static void damage_idx(const struct fx *fx, int k)
 		snprintf(
 			what, sizeof(what), "fanout[%zu] above fanout[%zu]",
 			at[i], at[i] + 1);
-		damaged_file(fx, p->idx, orig, buf, len, what);
+		damaged_file(fx, p->idx, orig, buf, len, NULL, what);
 	}
 	memcpy(buf, orig, len);
 	put_be32(buf + 8 + 4 * 100, 0);
-	damaged_file(fx, p->idx, orig, buf, len, "fanout[100] zero");
+	damaged_file(fx, p->idx, orig, buf, len, NULL, "fanout[100] zero");
 	memcpy(buf, orig, len);
 	put_be32(buf + 8 + 4 * 255, (uint32_t)n + 1);
-	damaged_file(fx, p->idx, orig, buf, len, "fanout[255] one too many");
+	damaged_file(
+		fx, p->idx, orig, buf, len, NULL, "fanout[255] one too many");
 	memcpy(buf, orig, len);
 	put_be32(buf + 8 + 4 * 255, 0xffffffffu);
-	damaged_file(fx, p->idx, orig, buf, len, "fanout[255] 0xffffffff");
+	damaged_file(
+		fx, p->idx, orig, buf, len, NULL, "fanout[255] 0xffffffff");
 	memcpy(buf, orig, len);
 	for (i = 0; i < 256; i++)
 		put_be32(buf + 8 + 4 * i, 0x7fffffffu);
-	damaged_file(fx, p->idx, orig, buf, len, "fanout all 0x7fffffff");
-	/* Offsets past the end, into the header, the trailer, a large
-	 * offset table that is not there (or too short). */
-	/* the base of the first delta (reference deltas find it by id) */
+	damaged_file(fx, p->idx, orig, buf, len, NULL, "fanout all 0x7fffffff");
+	/*
+	 * Offsets past the end, into the header, the trailer, a large
+	 * offset table that is not there: those objects are absent.  The
+	 * victim: the base of the first delta (a reference delta finds it
+	 * by id, an offset delta by its offset).
+	 */
 	for (i = 0; i < n && victim < 0; i++)
 		victim = fx->o[p->byoff[i]].base;
 	if (victim < 0)
 		victim = (long)p->byoff[n / 2];
+	one = calloc(fx->n, 1);
+	assert_non_null(one);
+	one[victim] = 1;
 	bad[0] = p->size + 100;
 	bad[1] = p->size - 20;
 	bad[2] = p->size;
@@ -963,7 +1041,7 @@ static void damage_idx(const struct fx *fx, int k)
 		snprintf(
 			what, sizeof(what), "offset of entry %zu set to %#llx",
 			pos, (unsigned long long)bad[i]);
-		damaged_file(fx, p->idx, orig, buf, len, what);
+		damaged_file(fx, p->idx, orig, buf, len, one, what);
 		/* every offset at once */
 		memcpy(buf, orig, len);
 		for (pos = 0; pos < n; pos++)
@@ -971,15 +1049,17 @@ static void damage_idx(const struct fx *fx, int k)
 		snprintf(
 			what, sizeof(what), "every offset set to %#llx",
 			(unsigned long long)bad[i]);
-		damaged_file(fx, p->idx, orig, buf, len, what);
+		damaged_file(fx, p->idx, orig, buf, len, all, what);
 	}
-	/* CRCs and trailer: no use to packread, must not matter. */
+	/* CRCs and trailer: packread may ignore them, or refuse the pack. */
 	memcpy(buf, orig, len);
 	for (i = 0; i < 4 * n; i++)
 		buf[IDX_HEAD + 20 * n + i] ^= 0x5a;
 	for (i = len - 40; i < len; i++)
 		buf[i] ^= 0xa5;
-	damaged_file(fx, p->idx, orig, buf, len, "crcs and trailer");
+	damaged_file(fx, p->idx, orig, buf, len, NULL, "crcs and trailer");
+	free(one);
+	free(all);
 	free(buf);
 	free(orig);
 }
@@ -988,7 +1068,8 @@ static void damage_pack_strict(const struct fx *fx, int k)
 {
 	const struct pack *p = &fx->packs[k];
 	unsigned char *orig, *buf;
-	size_t len, cuts[10], i, nc = 0;
+	unsigned char *all = mark_pack(fx, k);
+	size_t len, cuts[24], i, nc = 0, step;
 	char what[700];
 
 	orig = read_all(p->pack, &len);
@@ -1003,27 +1084,32 @@ static void damage_pack_strict(const struct fx *fx, int k)
 	cuts[nc++] = len - 21;
 	cuts[nc++] = len - 20;
 	cuts[nc++] = len - 1;
+	/* at page ends, where an overread meets the guard page */
+	step = (len / 10 + GUARD_PAGE - 1) / GUARD_PAGE * GUARD_PAGE;
+	for (i = GUARD_PAGE; i < len && nc < 24; i += step)
+		cuts[nc++] = i;
 	for (i = 0; i < nc; i++) {
 		snprintf(
 			what, sizeof(what), "'%s' cut to %zu of %zu bytes",
 			p->pack, cuts[i], len);
 		write_all(p->pack, orig, cuts[i]);
-		read_damaged(fx, -1, 0, what);
+		read_damaged(fx, -1, 0, NULL, what);
 	}
 	write_all(p->pack, orig, len);
 	memcpy(buf, orig, len);
 	buf[3] = 'X';
-	damaged_file(fx, p->pack, orig, buf, len, "pack magic");
+	damaged_file(fx, p->pack, orig, buf, len, all, "pack magic");
 	memcpy(buf, orig, len);
 	put_be32(buf + 4, 4);
-	damaged_file(fx, p->pack, orig, buf, len, "pack version 4");
+	damaged_file(fx, p->pack, orig, buf, len, all, "pack version 4");
 	memcpy(buf, orig, len);
 	put_be32(buf + 8, 0xffffffffu);
-	damaged_file(fx, p->pack, orig, buf, len, "pack object count");
+	damaged_file(fx, p->pack, orig, buf, len, NULL, "pack object count");
 	/* An index longer than its pack: the pack cut, its index whole. */
 	write_all(p->pack, orig, 12);
-	read_damaged(fx, -1, 0, "pack of a header only");
+	read_damaged(fx, -1, 0, NULL, "pack of a header only");
 	write_all(p->pack, orig, len);
+	free(all);
 	free(buf);
 	free(orig);
 }
@@ -1057,7 +1143,7 @@ static void damage_pack_flips(const struct fx *fx, int k, int flips)
 			what, sizeof(what),
 			"flip %d (seed %llu): byte %llu of '%s' %#x -> %#x", f,
 			seed, (unsigned long long)pos, p->pack, orig[pos], b);
-		read_damaged(fx, k, pos, what);
+		read_damaged(fx, k, pos, NULL, what);
 		assert_int_equal(pwrite(fd, orig + pos, 1, (off_t)pos), 1);
 	}
 	close(fd);
@@ -1327,48 +1413,61 @@ static void test_packread__large_offsets(void **state)
 	read_in_order(pr, fx, order, fx->n, "large offsets");
 	packread_free(pr);
 	free(order);
-	/* Large offset entries out of the table, or past the pack. */
+	/*
+	 * Large offset entries out of the table, or past the pack (also by
+	 * 4 GiB exactly): the objects they locate are absent.
+	 */
 	{
 		const struct pack *p = &fx->packs[0];
-		unsigned char *orig, *buf;
-		size_t len, n = p->n, i, lt = IDX_HEAD + 28 * n;
+		unsigned char *orig, *buf, *lg = calloc(fx->n, 1);
+		size_t len, n = p->n, i, e, pos, lt = IDX_HEAD + 28 * n;
+		size_t ot = IDX_HEAD + 24 * n;
+		uint64_t v;
 		char what[700];
 
 		orig = read_all(p->idx, &len);
 		buf = malloc(len);
-		assert_non_null(buf);
+		assert_true(buf && lg);
+		for (pos = 0; pos < n; pos++)
+			if (be32(orig + ot + 4 * pos) & 0x80000000u)
+				lg[find(fx, orig + IDX_HEAD + 20 * pos)] = 1;
 		for (i = 0; i < 3; i++) {
 			static const uint32_t ix[] = { 0x80000000u, 0x80000001u,
 						       0xffffffffu };
-			size_t pos;
 
 			memcpy(buf, orig, len);
 			for (pos = 0; pos < n; pos++)
-				if (be32(orig + IDX_HEAD + 24 * n + 4 * pos) &
-				    0x80000000u)
+				if (be32(orig + ot + 4 * pos) & 0x80000000u)
 					put_be32(
-						buf + IDX_HEAD + 24 * n +
-							4 * pos,
+						buf + ot + 4 * pos,
 						ix[i] + (uint32_t)(i < 2 ? p->large : 0));
 			snprintf(
 				what, sizeof(what),
 				"large offset index %#x past the table", ix[i]);
-			damaged_file(fx, p->idx, orig, buf, len, what);
+			damaged_file(fx, p->idx, orig, buf, len, lg, what);
 		}
-		for (i = 0; i < 3; i++) {
-			static const uint64_t v[] = { 1ULL << 40,
-						      0xffffffffffffffffULL,
-						      0x7fffffffffffffffULL };
-			size_t e;
+		for (i = 0; i < 4; i++) {
+			static const uint64_t bad[] = { 1ULL << 40,
+							0xffffffffffffffffULL,
+							0x7fffffffffffffffULL,
+							1ULL << 32 };
 
 			memcpy(buf, orig, len);
-			for (e = 0; e < (size_t)p->large; e++)
-				put_be64(buf + lt + 8 * e, v[i]);
+			for (e = 0; e < (size_t)p->large; e++) {
+				v = (uint64_t)be32(orig + lt + 8 * e) << 32 |
+				    be32(orig + lt + 8 * e + 4);
+				put_be64(
+					buf + lt + 8 * e,
+					i < 3 ? bad[i] : v + bad[i]);
+			}
 			snprintf(
-				what, sizeof(what), "every large offset %#llx",
-				(unsigned long long)v[i]);
-			damaged_file(fx, p->idx, orig, buf, len, what);
+				what, sizeof(what),
+				"every large offset %s%#llx",
+				i < 3 ? "" : "plus ",
+				(unsigned long long)bad[i]);
+			damaged_file(fx, p->idx, orig, buf, len, lg, what);
 		}
+		free(lg);
 		free(buf);
 		free(orig);
 	}
@@ -1380,7 +1479,7 @@ static void test_packread__damaged_index(void **state)
 
 	prepare(fx, "git repack -adfq --depth=50 --window=10 && "
 		    "chmod u+w .git/objects/pack/*");
-	read_damaged(fx, -1, 0, "undamaged");
+	read_damaged(fx, -1, 0, NULL, "undamaged");
 	damage_idx(fx, 0);
 }
 
@@ -1440,16 +1539,19 @@ static void test_packread__delta_cycles(void **state)
 	assert_non_null(buf);
 	memcpy(buf, orig, len);
 	memcpy(buf + fx->o[a].delta_pos, fx->o[a].id.id, 20);
-	damaged_file(fx, p->pack, orig, buf, len, "reference delta on itself");
+	damaged_file(
+		fx, p->pack, orig, buf, len, NULL, "reference delta on itself");
 	memcpy(buf, orig, len);
 	memcpy(buf + fx->o[b].delta_pos, fx->o[a].id.id, 20);
-	damaged_file(fx, p->pack, orig, buf, len, "two deltas on each other");
+	damaged_file(
+		fx, p->pack, orig, buf, len, NULL, "two deltas on each other");
 	/* every delta's base: the first delta */
 	memcpy(buf, orig, len);
 	for (i = 0; i < fx->n; i++)
 		if (fx->o[i].kind == 7)
 			memcpy(buf + fx->o[i].delta_pos, fx->o[a].id.id, 20);
-	damaged_file(fx, p->pack, orig, buf, len, "all deltas on one delta");
+	damaged_file(
+		fx, p->pack, orig, buf, len, NULL, "all deltas on one delta");
 	free(buf);
 	free(orig);
 	{
@@ -1479,7 +1581,7 @@ static void test_packread__delta_cycles(void **state)
 				what, sizeof(what),
 				"offset delta at %llu on itself",
 				(unsigned long long)o->off);
-			damaged_file(fx, p->pack, orig, buf, len, what);
+			damaged_file(fx, p->pack, orig, buf, len, NULL, what);
 		}
 		for (e = 1, big = 0x7f; e < o->delta_len; e++)
 			big = ((big + 1) << 7) | 0x7f;
@@ -1495,11 +1597,628 @@ static void test_packread__delta_cycles(void **state)
 				"offset delta at %llu on a base before the "
 				"pack",
 				(unsigned long long)o->off);
-			damaged_file(fx, p->pack, orig, buf, len, what);
+			damaged_file(fx, p->pack, orig, buf, len, NULL, what);
 		}
 	}
 	free(buf);
 	free(orig);
+}
+
+/* ---- a pack written byte by byte: deltas no git would make ---- */
+
+struct buf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 256;
+		b->p = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void put1(struct buf *b, unsigned c)
+{
+	unsigned char x = (unsigned char)c;
+
+	put(b, &x, 1);
+}
+
+/* A pack entry's type and size. */
+static void put_hdr(struct buf *b, int type, uint64_t size)
+{
+	unsigned c = (unsigned)(type << 4) | (unsigned)(size & 15);
+
+	for (size >>= 4; size; size >>= 7) {
+		put1(b, c | 0x80);
+		c = (unsigned)(size & 0x7f);
+	}
+	put1(b, c);
+}
+
+/* An offset delta's distance back to its base, as git writes it. */
+static void put_ofs(struct buf *b, uint64_t ofs)
+{
+	unsigned char tmp[16];
+	size_t pos = sizeof(tmp) - 1;
+
+	tmp[pos] = (unsigned char)(ofs & 127);
+	while (ofs >>= 7)
+		tmp[--pos] = (unsigned char)(128 | (--ofs & 127));
+	put(b, tmp + pos, sizeof(tmp) - pos);
+}
+
+/* A delta's base or result size. */
+static void put_var(struct buf *b, uint64_t v)
+{
+	for (; v >= 0x80; v >>= 7)
+		put1(b, (unsigned)(v & 0x7f) | 0x80);
+	put1(b, (unsigned)v);
+}
+
+static void put_copy(struct buf *b, uint64_t off, uint64_t size)
+{
+	unsigned char ops[8];
+	unsigned op = 0x80, i, n = 0;
+
+	for (i = 0; i < 4; i++)
+		if ((off >> (8 * i)) & 0xff) {
+			op |= 1u << i;
+			ops[n++] = (unsigned char)(off >> (8 * i));
+		}
+	for (i = 0; i < 3; i++)
+		if ((size >> (8 * i)) & 0xff) {
+			op |= 0x10u << i;
+			ops[n++] = (unsigned char)(size >> (8 * i));
+		}
+	put1(b, op);
+	put(b, ops, n);
+}
+
+static void put_insert(struct buf *b, const void *p, size_t n)
+{
+	assert_true(n > 0 && n < 128);
+	put1(b, (unsigned)n);
+	put(b, p, n);
+}
+
+/* p as a zlib stream of stored blocks; a wrong checksum if bad. */
+static void put_zlib(struct buf *b, const void *p, size_t n, int bad)
+{
+	const unsigned char *s = p;
+	uint32_t a = 1, c = 0;
+	size_t i, k;
+
+	put1(b, 0x78);
+	put1(b, 0x01);
+	i = 0;
+	do {
+		k = n - i > 65535 ? 65535 : n - i;
+		put1(b, i + k == n);
+		put1(b, (unsigned)(k & 0xff));
+		put1(b, (unsigned)(k >> 8));
+		put1(b, (unsigned)(~k & 0xff));
+		put1(b, (unsigned)((~k >> 8) & 0xff));
+		put(b, s + i, k);
+		i += k;
+	} while (i < n);
+	for (i = 0; i < n; i++) {
+		a = (a + s[i]) % 65521;
+		c = (c + a) % 65521;
+	}
+	a = (c << 16 | a) ^ (bad ? 1u : 0u);
+	put1(b, a >> 24);
+	put1(b, (a >> 16) & 0xff);
+	put1(b, (a >> 8) & 0xff);
+	put1(b, a & 0xff);
+}
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		c ^= p[i];
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
+	}
+	return ~c;
+}
+
+/* One crafted entry and what reading it must give. */
+struct craft {
+	unsigned char id[PACKREAD_OID_LEN];
+	uint64_t off;
+	int type; /* 0: must be absent */
+	int may_be_absent;
+	unsigned char *want;
+	size_t want_len;
+	char what[80];
+};
+
+struct crafter {
+	struct buf pack;
+	struct craft e[400];
+	size_t n;
+};
+
+/* Starts entry e: its id (the real one when want is given). */
+static struct craft *craft_new(
+	struct crafter *c,
+	int type,
+	const void *want,
+	size_t len,
+	const char *what)
+{
+	struct craft *e = &c->e[c->n];
+	git_oid oid;
+
+	assert_true(c->n < sizeof(c->e) / sizeof(c->e[0]));
+	memset(e, 0, sizeof(*e));
+	e->off = c->pack.len;
+	e->type = type;
+	snprintf(e->what, sizeof(e->what), "%s", what);
+	if (type) {
+		assert_int_equal(
+			git_odb_hash(&oid, want, len, (git_object_t)type), 0);
+		memcpy(e->id, oid.id, sizeof(e->id));
+		e->want = malloc(len ? len : 1);
+		assert_non_null(e->want);
+		memcpy(e->want, want, len);
+		e->want_len = len;
+	} else {
+		/* an id no object has, sorted anywhere */
+		git_odb_hash(&oid, what, strlen(what), GIT_OBJECT_BLOB);
+		memcpy(e->id, oid.id, sizeof(e->id));
+		e->id[19] ^= 0x5a;
+	}
+	c->n++;
+	return e;
+}
+
+static const struct crafter *sort_crafter;
+
+static int cmp_craft(const void *a, const void *b)
+{
+	return memcmp(
+		sort_crafter->e[*(const size_t *)a].id,
+		sort_crafter->e[*(const size_t *)b].id, PACKREAD_OID_LEN);
+}
+
+/* The pack (its header's count set, its checksum added) and its index. */
+static void craft_write(struct crafter *c, const char *packdir)
+{
+	struct buf idx = { 0 };
+	unsigned char sum[SHA1_LEN], tmp[8];
+	char path[700], hex[2 * SHA1_LEN + 1];
+	size_t order[400], i, k, end;
+	struct sha1 ctx;
+
+	put_be32(c->pack.p + 8, (uint32_t)c->n);
+	sha1_init(&ctx);
+	sha1_update(&ctx, c->pack.p, c->pack.len);
+	sha1_final(sum, &ctx);
+	put(&c->pack, sum, SHA1_LEN);
+	for (i = 0; i < SHA1_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	for (i = 0; i < c->n; i++)
+		order[i] = i;
+	sort_crafter = c;
+	qsort(order, c->n, sizeof(order[0]), cmp_craft);
+	put(&idx, "\377tOc\0\0\0\2", 8);
+	for (k = 0; k < 256; k++) {
+		uint32_t below = 0;
+
+		for (i = 0; i < c->n; i++)
+			below += c->e[i].id[0] <= k;
+		put_be32(tmp, below);
+		put(&idx, tmp, 4);
+	}
+	for (i = 0; i < c->n; i++)
+		put(&idx, c->e[order[i]].id, PACKREAD_OID_LEN);
+	for (i = 0; i < c->n; i++) {
+		k = order[i];
+		end = k + 1 < c->n ? c->e[k + 1].off : c->pack.len - SHA1_LEN;
+		put_be32(
+			tmp,
+			crc32_of(c->pack.p + c->e[k].off, end - c->e[k].off));
+		put(&idx, tmp, 4);
+	}
+	for (i = 0; i < c->n; i++) {
+		put_be32(tmp, (uint32_t)c->e[order[i]].off);
+		put(&idx, tmp, 4);
+	}
+	put(&idx, sum, SHA1_LEN);
+	sha1_init(&ctx);
+	sha1_update(&ctx, idx.p, idx.len);
+	sha1_final(sum, &ctx);
+	put(&idx, sum, SHA1_LEN);
+	snprintf(path, sizeof(path), "%s/pack-%s.pack", packdir, hex);
+	write_all(path, c->pack.p, c->pack.len);
+	snprintf(path, sizeof(path), "%s/pack-%s.idx", packdir, hex);
+	write_all(path, idx.p, idx.len);
+	free(idx.p);
+}
+
+/* A delta entry on base (offset or reference), its delta bytes d. */
+static void craft_delta(
+	struct crafter *c,
+	struct craft *e,
+	const struct craft *base,
+	int ref,
+	const struct buf *d,
+	uint64_t hdr_size)
+{
+	if (ref) {
+		put_hdr(&c->pack, 7, hdr_size);
+		put(&c->pack, base->id, PACKREAD_OID_LEN);
+	} else {
+		put_hdr(&c->pack, 6, hdr_size);
+		put_ofs(&c->pack, e->off - base->off);
+	}
+	put_zlib(&c->pack, d->p, d->len, 0);
+}
+
+/* A malformed delta on base: each form by offset and by reference. */
+static void craft_bad_delta(
+	struct crafter *c,
+	const struct craft *base,
+	const struct buf *d,
+	const char *what)
+{
+	char name[80];
+	int ref;
+
+	for (ref = 0; ref < 2; ref++) {
+		snprintf(
+			name, sizeof(name), "%s (%s delta)", what,
+			ref ? "reference" : "offset");
+		craft_delta(
+			c, craft_new(c, 0, NULL, 0, name), base, ref, d,
+			d->len);
+	}
+}
+
+/*
+ * Valid entries no stock git writes (a tag, an empty blob, a 300-deep
+ * chain) read right; every malformed entry reads as absent: copies past
+ * the base, inserts past the delta, results shorter or longer than
+ * announced, wrong base sizes, reserved opcodes, huge sizes, overlong
+ * size and offset numbers, reserved types, unknown bases, a bad zlib
+ * checksum, a stream running into the trailer.  libgit2 reads the valid
+ * ones the same (the container is sound).
+ */
+static void test_packread__crafted_entries(void **state)
+{
+	struct fx *fx = *state;
+	struct crafter *c = calloc(1, sizeof(*c));
+	struct buf d = { 0 }, w = { 0 };
+	unsigned char base[100], big[1100];
+	char packdir[420], gitdir[400], tag[256], name[80];
+	const struct craft *b0, *prev;
+	struct craft *e;
+	git_repository *repo = NULL;
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	git_oid oid;
+	size_t i, pass;
+	int k;
+
+	assert_non_null(c);
+	for (i = 0; i < sizeof(base); i++)
+		base[i] = (unsigned char)('a' + i % 26);
+	assert_int_equal(run("git init -q '%s/craft'", fx->dir), 0);
+	snprintf(gitdir, sizeof(gitdir), "%s/craft/.git/", fx->dir);
+	snprintf(packdir, sizeof(packdir), "%sobjects/pack", gitdir);
+	put(&c->pack, "PACK\0\0\0\2\0\0\0\0", 12);
+
+	/* valid: a blob, deltas on it by offset and by reference */
+	e = craft_new(c, GIT_OBJECT_BLOB, base, sizeof(base), "base blob");
+	put_hdr(&c->pack, 3, sizeof(base));
+	put_zlib(&c->pack, base, sizeof(base), 0);
+	b0 = e;
+	for (k = 0; k < 2; k++) {
+		d.len = w.len = 0;
+		put_var(&d, sizeof(base));
+		put_var(&d, 20 + 10 + (size_t)k);
+		put_copy(&d, 10 + (size_t)k, 20);
+		put(&w, base + 10 + k, 20);
+		put_insert(&d, "0123456789!", 10 + (size_t)k);
+		put(&w, "0123456789!", 10 + (size_t)k);
+		e = craft_new(
+			c, GIT_OBJECT_BLOB, w.p, w.len,
+			k ? "reference delta" : "offset delta");
+		craft_delta(c, e, b0, k, &d, d.len);
+	}
+	/* a delta copying 0x10000 bytes (size 0) from a big base */
+	{
+		static unsigned char huge[0x10000 + 10];
+
+		for (i = 0; i < sizeof(huge); i++)
+			huge[i] = (unsigned char)(i * 31 + i / 256);
+		e = craft_new(
+			c, GIT_OBJECT_BLOB, huge, sizeof(huge), "64 KiB blob");
+		put_hdr(&c->pack, 3, sizeof(huge));
+		put_zlib(&c->pack, huge, sizeof(huge), 0);
+		prev = e;
+		d.len = 0;
+		put_var(&d, sizeof(huge));
+		put_var(&d, 0x10000);
+		put1(&d, 0x80 | 0x01);
+		put1(&d, 5); /* offset 5, size 0 = 0x10000 */
+		e = craft_new(
+			c, GIT_OBJECT_BLOB, huge + 5, 0x10000,
+			"copy of size 0 (64 KiB)");
+		craft_delta(c, e, prev, 0, &d, d.len);
+		d.len = 0;
+		put_var(&d, sizeof(huge));
+		put_var(&d, 0x10000);
+		put1(&d, 0x80 | 0x01);
+		put1(&d, 11); /* 6 bytes too many */
+		craft_bad_delta(c, prev, &d, "copy of size 0 past the base");
+	}
+	snprintf(
+		tag, sizeof(tag),
+		"object %s\ntype blob\ntag t\ntagger T <t@x.example> 0 +0000"
+		"\n\nt\n",
+		git_oid_tostr_s((const git_oid *)b0->id));
+	e = craft_new(c, GIT_OBJECT_TAG, tag, strlen(tag), "tag");
+	put_hdr(&c->pack, 4, strlen(tag));
+	put_zlib(&c->pack, tag, strlen(tag), 0);
+	e = craft_new(c, GIT_OBJECT_BLOB, "", 0, "empty blob");
+	put_hdr(&c->pack, 3, 0);
+	put_zlib(&c->pack, "", 0, 0);
+	/* a chain 300 deep, one byte more each time */
+	memcpy(big, base, sizeof(base));
+	prev = b0;
+	for (k = 0; k < 300; k++) {
+		size_t blen = sizeof(base) + (size_t)k;
+
+		big[blen] = (unsigned char)('A' + k % 26);
+		d.len = 0;
+		put_var(&d, blen);
+		put_var(&d, blen + 1);
+		put_copy(&d, 0, blen);
+		put_insert(&d, big + blen, 1);
+		snprintf(name, sizeof(name), "chain link %d", k + 1);
+		e = craft_new(c, GIT_OBJECT_BLOB, big, blen + 1, name);
+		e->may_be_absent = 1;
+		craft_delta(c, e, prev, k % 2, &d, d.len);
+		prev = e;
+	}
+
+	/* malformed deltas */
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 20);
+	put_copy(&d, 90, 20);
+	craft_bad_delta(c, b0, &d, "copy past the base's end");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 1);
+	put_copy(&d, 0xffffffffu, 1);
+	craft_bad_delta(c, b0, &d, "copy at offset 0xffffffff");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 50);
+	put1(&d, 40);
+	put(&d, "12345", 5);
+	craft_bad_delta(c, b0, &d, "insert past the delta's end");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 30);
+	put_copy(&d, 0, 20);
+	craft_bad_delta(c, b0, &d, "result shorter than announced");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 10);
+	put_copy(&d, 0, 20);
+	craft_bad_delta(c, b0, &d, "copy longer than the result");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 10);
+	put_insert(&d, "0123456789abcdef", 16);
+	craft_bad_delta(c, b0, &d, "insert longer than the result");
+	d.len = 0;
+	put_var(&d, 99);
+	put_var(&d, 10);
+	put_copy(&d, 0, 10);
+	craft_bad_delta(c, b0, &d, "base size 99 for a 100-byte base");
+	d.len = 0;
+	put_var(&d, 101);
+	put_var(&d, 10);
+	put_copy(&d, 0, 10);
+	craft_bad_delta(c, b0, &d, "base size 101 for a 100-byte base");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 10);
+	put1(&d, 0);
+	put_copy(&d, 0, 10);
+	craft_bad_delta(c, b0, &d, "reserved opcode 0");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 1ULL << 40);
+	put_copy(&d, 0, 10);
+	craft_bad_delta(c, b0, &d, "result of 1 TiB");
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 0xffffffffffffffffULL);
+	put_copy(&d, 0, 10);
+	craft_bad_delta(c, b0, &d, "result of 2^64-1 bytes");
+	d.len = 0;
+	put1(&d, 0xe4);
+	put1(&d, 0x80);
+	put1(&d, 0x80);
+	craft_bad_delta(c, b0, &d, "unterminated base size");
+	d.len = 0;
+	for (i = 0; i < 12; i++)
+		put1(&d, 0xff);
+	put1(&d, 0x01);
+	put_var(&d, 10);
+	put_copy(&d, 0, 10);
+	craft_bad_delta(c, b0, &d, "base size of 13 bytes");
+	d.len = 0;
+	craft_bad_delta(c, b0, &d, "empty delta");
+	/* a delta on a malformed delta */
+	{
+		const struct craft *bad = &c->e[c->n - 1];
+
+		d.len = 0;
+		put_var(&d, 0);
+		put_var(&d, 1);
+		put_insert(&d, "x", 1);
+		craft_bad_delta(c, bad, &d, "delta on a bad delta");
+	}
+	/* an entry size that is not the delta's */
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 10);
+	put_copy(&d, 0, 10);
+	for (k = 0; k < 2; k++) {
+		snprintf(
+			name, sizeof(name), "delta entry size %s",
+			k ? "one more" : "one less");
+		e = craft_new(c, 0, NULL, 0, name);
+		craft_delta(c, e, b0, 0, &d, k ? d.len + 1 : d.len - 1);
+	}
+
+	/* malformed entries */
+	for (k = 0; k < 3; k++) {
+		static const uint64_t sz[] = { 99, 101, 1ULL << 40 };
+
+		snprintf(
+			name, sizeof(name),
+			"blob of 100 bytes announced as "
+			"%llu",
+			(unsigned long long)sz[k]);
+		e = craft_new(c, 0, NULL, 0, name);
+		put_hdr(&c->pack, 3, sz[k]);
+		put_zlib(&c->pack, base, sizeof(base), 0);
+	}
+	e = craft_new(c, 0, NULL, 0, "size of 13 bytes");
+	put1(&c->pack, 0xbf);
+	for (i = 0; i < 11; i++)
+		put1(&c->pack, 0xff);
+	put1(&c->pack, 0x01);
+	put_zlib(&c->pack, base, sizeof(base), 0);
+	e = craft_new(c, 0, NULL, 0, "base offset of 13 bytes");
+	put_hdr(&c->pack, 6, 10);
+	for (i = 0; i < 12; i++)
+		put1(&c->pack, 0xff);
+	put1(&c->pack, 0x7f);
+	put_zlib(&c->pack, base, 10, 0);
+	for (k = 0; k < 2; k++) {
+		snprintf(name, sizeof(name), "type %d", k ? 5 : 0);
+		e = craft_new(c, 0, NULL, 0, name);
+		put_hdr(&c->pack, k ? 5 : 0, sizeof(base));
+		put_zlib(&c->pack, base, sizeof(base), 0);
+	}
+	e = craft_new(c, 0, NULL, 0, "reference delta on an unknown id");
+	put_hdr(&c->pack, 7, 5);
+	memset(tag, 0x42, PACKREAD_OID_LEN);
+	put(&c->pack, tag, PACKREAD_OID_LEN);
+	d.len = 0;
+	put_var(&d, 100);
+	put_var(&d, 1);
+	put_insert(&d, "x", 1);
+	put_zlib(&c->pack, d.p, d.len, 0);
+	e = craft_new(c, 0, NULL, 0, "zlib checksum wrong");
+	put_hdr(&c->pack, 3, sizeof(base));
+	put_zlib(&c->pack, base, sizeof(base), 1);
+	e = craft_new(c, 0, NULL, 0, "deflate data running into the trailer");
+	put_hdr(&c->pack, 3, 1000);
+	put1(&c->pack, 0x78);
+	put1(&c->pack, 0x01);
+	put1(&c->pack, 1);
+	put1(&c->pack, 1000 & 0xff);
+	put1(&c->pack, 1000 >> 8);
+	put1(&c->pack, ~1000 & 0xff);
+	put1(&c->pack, (~1000 >> 8) & 0xff);
+	put(&c->pack, base, 10);
+	craft_write(c, packdir);
+
+	/* libgit2 reads the valid ones as they were meant */
+	assert_int_equal(git_repository_open(&repo, gitdir), 0);
+	assert_int_equal(git_repository_odb(&odb, repo), 0);
+	for (i = 0; i < c->n; i++) {
+		e = &c->e[i];
+		if (!e->type)
+			continue;
+		memcpy(oid.id, e->id, sizeof(oid.id));
+		if (git_odb_read(&obj, odb, &oid) != 0)
+			fail_msg(
+				"crafted %s: libgit2 cannot read it: %s",
+				e->what,
+				git_error_last() ? git_error_last()->message :
+						   "");
+		assert_int_equal(git_odb_object_type(obj), e->type);
+		assert_int_equal(git_odb_object_size(obj), e->want_len);
+		assert_memory_equal(
+			git_odb_object_data(obj), e->want, e->want_len);
+		git_odb_object_free(obj);
+	}
+	git_odb_free(odb);
+	git_repository_free(repo);
+
+	/* packread: each twice, forwards then backwards, three caches */
+	for (pass = 0; pass < 6; pass++) {
+		static const size_t caches[] = { 0, 4096, BIG_CACHE };
+		struct packread *pr = open_pr(gitdir, caches[pass % 3]);
+		const unsigned char *data;
+		enum packread_type type;
+		size_t len, j, r;
+		int rc;
+
+		for (j = 0; j < 2 * c->n; j++) {
+			i = pass < 3 ? j / 2 : c->n - 1 - j / 2;
+			e = &c->e[i];
+			data = NULL;
+			len = 0;
+			type = 0;
+			rc = packread_get(&data, &len, &type, pr, e->id);
+			if (rc == PACKREAD_ABSENT &&
+			    (!e->type || e->may_be_absent))
+				continue;
+			if (rc != 0)
+				fail_msg(
+					"crafted %s (cache %zu): "
+					"packread_get returned %d, "
+					"expected %s",
+					e->what, caches[pass % 3], rc,
+					e->type ? "0" : "PACKREAD_ABSENT");
+			for (r = 0; r < len; r++)
+				sink += data[r];
+			if (!e->type)
+				fail_msg(
+					"crafted %s (cache %zu): got type %d, "
+					"%zu bytes, expected PACKREAD_ABSENT",
+					e->what, caches[pass % 3], (int)type,
+					len);
+			if ((int)type != e->type || len != e->want_len ||
+			    (len && memcmp(data, e->want, len) != 0))
+				fail_msg(
+					"crafted %s (cache %zu): got type %d, "
+					"%zu bytes, expected type %d, %zu "
+					"bytes",
+					e->what, caches[pass % 3], (int)type,
+					len, e->type, e->want_len);
+		}
+		packread_free(pr);
+	}
+	for (i = 0; i < c->n; i++)
+		free(c->e[i].want);
+	free(c->pack.p);
+	free(c);
+	free(d.p);
+	free(w.p);
 }
 
 int main(void)
@@ -1517,6 +2236,7 @@ int main(void)
 		T(test_packread__damaged_pack),
 		T(test_packread__damaged_pack_ref_deltas),
 		T(test_packread__delta_cycles),
+		T(test_packread__crafted_entries),
 	};
 #undef T
 
