@@ -8,7 +8,11 @@
  * folders read as PACKREAD_ABSENT; and damaged indexes and packs
  * (truncated, bad magic, bad fanout, offsets past the end, delta cycles,
  * hundreds of seeded byte flips) never crash and never give wrong bytes
- * for an object whose entries were not hit.
+ * for an object whose entries were not hit.  A pack written byte by byte
+ * holds what git never writes (malformed deltas and entries: absent) and
+ * what it rarely does (a tag, an empty blob, a 300-deep chain: read).
+ * Under ASan (make check) reads out of bounds of the built objects fail;
+ * a guard page after each file mapping catches reads past a file's end.
  *
  * PACKREAD_SEED=n changes the seed of the random orders and flips (each
  * failure message names the seed it ran with).
@@ -225,7 +229,7 @@ static void fi_text(FILE *f, const char *mode, const char *path, const char *s)
  * 60 commits of small edits to: three 200-line files, a 100 KB binary
  * file, a folder of 300 small files (a 12 KB tree) with a subfolder, plus
  * an empty file, an executable and a symlink, files added and removed,
- * and two annotated tags.  Returns the fast-import stream's path.
+ * and two annotated tags, as a fast-import stream written to path.
  */
 static int write_stream(const char *path)
 {
