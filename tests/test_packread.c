@@ -357,12 +357,13 @@ static int group_setup(void **state)
 	if (!mkdtemp(base_dir))
 		return -1;
 	snprintf(stream, sizeof(stream), "%s/stream", base_dir);
-	if (write_stream(stream) != 0)
-		return -1;
-	if (run("cd '%s' && git init -q -b main repo && cd repo && "
+	if (write_stream(stream) != 0 ||
+	    run("cd '%s' && git init -q -b main repo && cd repo && "
 		"git fast-import --quiet < '%s' && git reset -q --hard main",
-		base_dir, stream) != 0)
+		base_dir, stream) != 0) {
+		run("rm -rf '%s'", base_dir);
 		return -1;
+	}
 	return 0;
 }
 
