@@ -267,244 +267,118 @@ static int fchange_cmp(const void *a, const void *b)
 		((const struct fchange *)b)->path);
 }
 
-/*
- * The last trees looked up, held: libgit2 caches no tree over 4 KiB (a
- * priority folder of 1,000 actions is ~40 KiB), and walking a side's
- * history asks for each tree twice (as a commit's, then as its child's
- * parent's).  Borrowed trees stay valid until the cache is released.
- */
-#define TCACHE_N 64
+/* ---- raw trees --------------------------------------------------------- */
 
-struct tcache {
-	git_oid id[TCACHE_N];
-	git_tree *t[TCACHE_N];
-	unsigned next;
-	/* When set: descend only into folders holding one of these
-	 * (sorted) paths. */
-	char **paths;
-	size_t npaths;
+/* git's order of tree entries: a folder's name sorts as if ending in '/'. */
+static int entry_order(
+	const char *a,
+	size_t alen,
+	int atree,
+	const char *b,
+	size_t blen,
+	int btree)
+{
+	size_t len = alen < blen ? alen : blen;
+	int c = memcmp(a, b, len);
+	unsigned char ca, cb;
+
+	if (c)
+		return c;
+	ca = alen > len ? (unsigned char)a[len] : atree ? '/' : '\0';
+	cb = blen > len ? (unsigned char)b[len] : btree ? '/' : '\0';
+	return ca < cb ? -1 : ca > cb;
+}
+
+static int name_plain(const char *name, size_t len)
+{
+	return len && !(len == 1 && name[0] == '.') &&
+	       !(len == 2 && name[0] == '.' && name[1] == '.') &&
+	       !(len == 4 && strncasecmp(name, ".git", 4) == 0) &&
+	       !memchr(name, '\0', len) && !memchr(name, '/', len);
+}
+
+struct rawent {
+	unsigned mode;
+	const char *name;
+	size_t len;
+	const unsigned char *id;
 };
 
-/* Non-zero if some path of tc starts with dir ("actions/P3/"). */
-static int tcache_wants(const struct tcache *tc, const char *dir)
+/* The next entry of raw tree data at *p (before end); 0, or -1 if bad. */
+static int
+raw_next(struct rawent *e, const unsigned char **p, const unsigned char *end)
 {
-	size_t lo = 0, hi = tc->npaths, mid, len = strlen(dir);
+	const unsigned char *q = *p, *nul;
 
-	if (!tc->paths)
-		return 1;
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (strcmp(tc->paths[mid], dir) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < tc->npaths && strncmp(tc->paths[lo], dir, len) == 0;
-}
-
-static void tcache_release(struct tcache *tc)
-{
-	unsigned i;
-
-	for (i = 0; i < TCACHE_N; i++)
-		git_tree_free(tc->t[i]);
-	memset(tc, 0, sizeof(*tc));
-}
-
-static int tcache_get(
-	git_tree **out,
-	struct tcache *tc,
-	git_repository *git,
-	const git_oid *id)
-{
-	unsigned i;
-	int rc;
-
-	for (i = 0; i < TCACHE_N; i++)
-		if (tc->t[i] && git_oid_equal(&tc->id[i], id)) {
-			*out = tc->t[i];
-			return 0;
-		}
-	i = tc->next++ % TCACHE_N;
-	git_tree_free(tc->t[i]);
-	tc->t[i] = NULL;
-	if ((rc = git_tree_lookup(&tc->t[i], git, id)) < 0)
-		return git_fail(rc, "cannot read a tree");
-	git_oid_cpy(&tc->id[i], id);
-	*out = tc->t[i];
+	for (e->mode = 0; q < end && *q >= '0' && *q <= '7'; q++)
+		e->mode = e->mode * 8 + (unsigned)(*q - '0');
+	if (q >= end || *q != ' ' || q == *p)
+		return -1;
+	q++;
+	if (!(nul = memchr(q, '\0', (size_t)(end - q))) ||
+	    (size_t)(end - nul) < 1 + GIT_OID_RAWSZ)
+		return -1;
+	e->name = (const char *)q;
+	e->len = (size_t)(nul - q);
+	e->id = nul + 1;
+	/* as libgit2 reads them: any regular file is 100644 or 100755 */
+	if ((e->mode & 0170000) == 0100000)
+		e->mode = e->mode & 0111 ? GIT_FILEMODE_BLOB_EXECUTABLE :
+					   GIT_FILEMODE_BLOB;
+	*p = nul + 1 + GIT_OID_RAWSZ;
 	return 0;
 }
 
-/*
- * Walk the files that differ between trees a and b (either may be NULL),
- * skipping subtrees whose ids are equal, so the cost follows the changes
- * (libgit2's tree diff visits every entry of both trees).  cb gets each
- * differing file's path and its two entries (NULL when absent).
- */
-typedef int (*walk_fn)(
-	const char *path,
-	const git_tree_entry *old,
-	const git_tree_entry *new_,
-	void *payload);
+/* A tree object's bytes, read through the object database. */
+struct rtree {
+	git_odb_object *obj;
+	const unsigned char *p, *end;
+};
 
-static int walk_side(
-	git_repository *git,
-	struct tcache *tc,
-	const git_tree_entry *e,
-	int is_old,
-	char *path,
-	size_t plen,
-	walk_fn cb,
-	void *payload);
-
-static int walk_trees(
-	git_repository *git,
-	struct tcache *tc,
-	git_tree *a,
-	git_tree *b,
-	char *path,
-	size_t plen,
-	walk_fn cb,
-	void *payload)
+/* Tree id (NULL: an empty one). */
+static int rtree_open(struct rtree *t, git_odb *odb, const git_oid *id)
 {
-	size_t i = 0, j = 0, na = a ? git_tree_entrycount(a) : 0,
-	       nb = b ? git_tree_entrycount(b) : 0, len;
-	const git_tree_entry *ea, *eb;
-	git_tree *sa = NULL, *sb = NULL;
-	int cmp, rc, error = 0, ta, tb;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc;
 
-	while (!error && (i < na || j < nb)) {
-		ea = i < na ? git_tree_entry_byindex(a, i) : NULL;
-		eb = j < nb ? git_tree_entry_byindex(b, j) : NULL;
-		cmp = !ea ? 1 : !eb ? -1 : git_tree_entry_cmp(ea, eb);
-		if (cmp < 0) {
-			error = walk_side(
-				git, tc, ea, 1, path, plen, cb, payload);
-			i++;
-			continue;
-		}
-		if (cmp > 0) {
-			error = walk_side(
-				git, tc, eb, 0, path, plen, cb, payload);
-			j++;
-			continue;
-		}
-		i++;
-		j++;
-		if (git_oid_equal(
-			    git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
-		    git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb))
-			continue;
-		ta = git_tree_entry_type(ea) == GIT_OBJECT_TREE;
-		tb = git_tree_entry_type(eb) == GIT_OBJECT_TREE;
-		if (ta != tb) {
-			if ((error = walk_side(
-				     git, tc, ea, 1, path, plen, cb,
-				     payload)) == 0)
-				error = walk_side(
-					git, tc, eb, 0, path, plen, cb,
-					payload);
-			continue;
-		}
-		len = strlen(git_tree_entry_name(ea));
-		if (plen + len + 2 > 4096) {
-			error = error_set(ERROR_INVALID, "path too long");
-			break;
-		}
-		memcpy(path + plen, git_tree_entry_name(ea), len + 1);
-		if (!ta) {
-			error = cb(path, ea, eb, payload);
-			path[plen] = '\0';
-			continue;
-		}
-		path[plen + len] = '/';
-		path[plen + len + 1] = '\0';
-		if (tc && !tcache_wants(tc, path)) {
-			path[plen] = '\0';
-			continue;
-		}
-		if (tc) {
-			if ((error = tcache_get(
-				     &sa, tc, git, git_tree_entry_id(ea))) <
-				    0 ||
-			    (error = tcache_get(
-				     &sb, tc, git, git_tree_entry_id(eb))) < 0)
-				break;
-			error = walk_trees(
-				git, tc, sa, sb, path, plen + len + 1, cb,
-				payload);
-			sa = sb = NULL;
-			path[plen] = '\0';
-			continue;
-		}
-		if ((rc = git_tree_lookup(&sa, git, git_tree_entry_id(ea))) <
-			    0 ||
-		    (rc = git_tree_lookup(&sb, git, git_tree_entry_id(eb))) <
-			    0) {
-			error = git_fail(rc, "cannot read a tree");
-		} else {
-			error = walk_trees(
-				git, NULL, sa, sb, path, plen + len + 1, cb,
-				payload);
-		}
-		git_tree_free(sa);
-		git_tree_free(sb);
-		sa = sb = NULL;
-		path[plen] = '\0';
-	}
-	return error;
-}
-
-/* Every file under (or at) one entry present on one side only. */
-static int walk_side(
-	git_repository *git,
-	struct tcache *tc,
-	const git_tree_entry *e,
-	int is_old,
-	char *path,
-	size_t plen,
-	walk_fn cb,
-	void *payload)
-{
-	git_tree *sub = NULL;
-	size_t len = strlen(git_tree_entry_name(e));
-	int rc, error;
-
-	if (plen + len + 2 > 4096)
-		return error_set(ERROR_INVALID, "path too long");
-	memcpy(path + plen, git_tree_entry_name(e), len + 1);
-	if (git_tree_entry_type(e) != GIT_OBJECT_TREE) {
-		error = is_old ? cb(path, e, NULL, payload) :
-				 cb(path, NULL, e, payload);
-		path[plen] = '\0';
-		return error;
-	}
-	path[plen + len] = '/';
-	path[plen + len + 1] = '\0';
-	if (tc && !tcache_wants(tc, path)) {
-		path[plen] = '\0';
+	memset(t, 0, sizeof(*t));
+	if (!id)
 		return 0;
+	if ((rc = git_odb_read(&t->obj, odb, id)) < 0)
+		return git_fail(rc, "cannot read a tree");
+	if (git_odb_object_type(t->obj) != GIT_OBJECT_TREE) {
+		git_oid_tostr(hex, sizeof(hex), id);
+		git_odb_object_free(t->obj);
+		t->obj = NULL;
+		return error_set(ERROR_INVALID, "%s is not a tree", hex);
 	}
-	if ((rc = git_tree_lookup(&sub, git, git_tree_entry_id(e))) < 0)
-		error = git_fail(rc, "cannot read a tree");
-	else if (is_old)
-		error = walk_trees(
-			git, tc, sub, NULL, path, plen + len + 1, cb, payload);
-	else
-		error = walk_trees(
-			git, tc, NULL, sub, path, plen + len + 1, cb, payload);
-	git_tree_free(sub);
-	path[plen] = '\0';
-	return error;
+	t->p = git_odb_object_data(t->obj);
+	t->end = t->p + git_odb_object_size(t->obj);
+	return 0;
 }
 
-static int collect_change(
-	const char *path,
-	const git_tree_entry *old,
-	const git_tree_entry *new_,
-	void *payload)
+static void rtree_close(struct rtree *t)
 {
-	struct fchanges *out = payload;
+	git_odb_object_free(t->obj);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Its next entry into *e; 1 if one, 0 at the end, < 0 if malformed. */
+static int rtree_next(struct rawent *e, struct rtree *t)
+{
+	if (!t->p || t->p >= t->end)
+		return 0;
+	if (raw_next(e, &t->p, t->end) < 0)
+		return error_set(ERROR_INVALID, "malformed tree");
+	return 1;
+}
+
+static int add_change(
+	struct fchanges *out,
+	const char *path,
+	const struct rawent *old,
+	const struct rawent *new_)
+{
 	struct fchange *c, *grown;
 
 	if (out->n == out->cap) {
@@ -521,38 +395,147 @@ static int collect_change(
 		return error_nomem();
 	out->n++;
 	if ((c->has_old = old != NULL)) {
-		git_oid_cpy(&c->old_id, git_tree_entry_id(old));
-		c->old_mode = git_tree_entry_filemode(old);
+		git_oid_fromraw(&c->old_id, old->id);
+		c->old_mode = old->mode;
 	}
 	if ((c->has_new = new_ != NULL)) {
-		git_oid_cpy(&c->new_id, git_tree_entry_id(new_));
-		c->new_mode = git_tree_entry_filemode(new_);
+		git_oid_fromraw(&c->new_id, new_->id);
+		c->new_mode = new_->mode;
 	}
 	return 0;
 }
 
-/*
- * The files that differ between trees a and b (either may be NULL),
- * through tree cache tc when given (one that wants every path): the merge
- * base's folders, read for both sides, are the oldest and so the deepest
- * in the pack's delta chains, the costliest reads of the merge.
- */
-static int diff_trees_in(
+static int raw_diff(
 	struct fchanges *out,
-	git_repository *git,
-	struct tcache *tc,
-	git_tree *a,
-	git_tree *b)
+	git_odb *odb,
+	const git_oid *a,
+	const git_oid *b,
+	char *path,
+	size_t plen);
+
+/* Entry e (under path), present on one side only: its files. */
+static int one_side(
+	struct fchanges *out,
+	git_odb *odb,
+	const struct rawent *e,
+	int is_old,
+	char *path,
+	size_t plen)
 {
-	char path[4096] = "";
+	git_oid id;
 	int error;
 
-	if ((error = walk_trees(git, tc, a, b, path, 0, collect_change, out)) <
-	    0)
+	if (plen + e->len + 2 > 4096)
+		return error_set(ERROR_INVALID, "path too long");
+	memcpy(path + plen, e->name, e->len);
+	path[plen + e->len] = '\0';
+	if (e->mode != GIT_FILEMODE_TREE) {
+		error = add_change(
+			out, path, is_old ? e : NULL, is_old ? NULL : e);
+	} else {
+		path[plen + e->len] = '/';
+		path[plen + e->len + 1] = '\0';
+		git_oid_fromraw(&id, e->id);
+		error = raw_diff(
+			out, odb, is_old ? &id : NULL, is_old ? NULL : &id,
+			path, plen + e->len + 1);
+	}
+	path[plen] = '\0';
+	return error;
+}
+
+/*
+ * The files that differ between trees a and b (either may be NULL) under
+ * path, skipping subtrees whose ids are equal, so the cost follows the
+ * changes; read as raw tree objects (libgit2's parse of a 1,000-entry
+ * folder into a git_tree costs more than the comparison).
+ */
+static int raw_diff(
+	struct fchanges *out,
+	git_odb *odb,
+	const git_oid *a,
+	const git_oid *b,
+	char *path,
+	size_t plen)
+{
+	struct rtree ta, tb;
+	struct rawent ea, eb;
+	git_oid ia, ib;
+	int ha, hb, cmp, error;
+
+	if ((error = rtree_open(&ta, odb, a)) < 0)
 		return error;
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
-	return 0;
+	if ((error = rtree_open(&tb, odb, b)) < 0) {
+		rtree_close(&ta);
+		return error;
+	}
+	if ((ha = rtree_next(&ea, &ta)) < 0 ||
+	    (hb = rtree_next(&eb, &tb)) < 0) {
+		error = ha < 0 ? ha : hb;
+		goto done;
+	}
+	while (ha || hb) {
+		if (!ha)
+			cmp = 1;
+		else if (!hb)
+			cmp = -1;
+		else
+			cmp = entry_order(
+				ea.name, ea.len, ea.mode == GIT_FILEMODE_TREE,
+				eb.name, eb.len, eb.mode == GIT_FILEMODE_TREE);
+		if (cmp < 0) {
+			if ((error = one_side(out, odb, &ea, 1, path, plen)) <
+			    0)
+				goto done;
+		} else if (cmp > 0) {
+			if ((error = one_side(out, odb, &eb, 0, path, plen)) <
+			    0)
+				goto done;
+		} else if (
+			ea.mode != eb.mode ||
+			memcmp(ea.id, eb.id, GIT_OID_RAWSZ) != 0) {
+			if (plen + ea.len + 2 > 4096) {
+				error = error_set(
+					ERROR_INVALID, "path too long");
+				goto done;
+			}
+			memcpy(path + plen, ea.name, ea.len);
+			path[plen + ea.len] = '\0';
+			if (ea.mode == GIT_FILEMODE_TREE &&
+			    eb.mode == GIT_FILEMODE_TREE) {
+				path[plen + ea.len] = '/';
+				path[plen + ea.len + 1] = '\0';
+				git_oid_fromraw(&ia, ea.id);
+				git_oid_fromraw(&ib, eb.id);
+				error = raw_diff(
+					out, odb, &ia, &ib, path,
+					plen + ea.len + 1);
+			} else if (
+				ea.mode == GIT_FILEMODE_TREE ||
+				eb.mode == GIT_FILEMODE_TREE) {
+				/* not reached: a folder sorts as "name/" */
+				error = error_set(
+					ERROR_INVALID, "malformed tree");
+			} else {
+				error = add_change(out, path, &ea, &eb);
+			}
+			path[plen] = '\0';
+			if (error < 0)
+				goto done;
+		}
+		if (cmp <= 0 && (ha = rtree_next(&ea, &ta)) < 0) {
+			error = ha;
+			goto done;
+		}
+		if (cmp >= 0 && (hb = rtree_next(&eb, &tb)) < 0) {
+			error = hb;
+			goto done;
+		}
+	}
+done:
+	rtree_close(&ta);
+	rtree_close(&tb);
+	return error;
 }
 
 /* The files that differ between trees a and b (either may be NULL). */
@@ -560,15 +543,18 @@ static int
 diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
 {
 	char path[4096] = "";
-	int error;
+	git_odb *odb = NULL;
+	int rc, error;
 
-	(void)git;
-	if ((error = walk_trees(
-		     git, NULL, a, b, path, 0, collect_change, out)) < 0)
-		return error;
-	if (out->n)
+	if ((rc = git_repository_odb(&odb, git)) < 0)
+		return git_fail(rc, "cannot open the object database");
+	error = raw_diff(
+		out, odb, a ? git_tree_id(a) : NULL, b ? git_tree_id(b) : NULL,
+		path, 0);
+	git_odb_free(odb);
+	if (error == 0 && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
-	return 0;
+	return error;
 }
 
 /* ---- who last changed a field on a side ---------------------------------- */
@@ -1374,28 +1360,6 @@ static void tchanges_release(struct tchanges *t)
 }
 
 /* The merged tree: ours' tree with the changes, through sync/commit. */
-static int build_merged_tree(
-	git_oid *out,
-	git_repository *git,
-	const git_tree *ours,
-	const struct tchanges *t)
-{
-	struct commit_tree_change *ch = NULL;
-	size_t i;
-	int error;
-
-	if (t->n && !(ch = calloc(t->n, sizeof(*ch))))
-		return error_nomem();
-	for (i = 0; i < t->n; i++) {
-		ch[i].path = t->v[i].path;
-		ch[i].blob = t->v[i].blob;
-		ch[i].remove = t->v[i].remove;
-		ch[i].mode = t->v[i].mode;
-	}
-	error = commit_build_tree(out, git, ours, ch, t->n);
-	free(ch);
-	return error;
-}
 
 /*
  * The merged files' new blobs, gathered in memory and written as one pack
@@ -1440,17 +1404,18 @@ static int sink_open(struct blobsink *s, git_repository *git)
 	return 0;
 }
 
-/* Blob of buf: known already, or queued for the pack. */
-static int
-sink_write(git_oid *out, struct blobsink *s, const char *buf, size_t len)
+/* Object id of type: known already, or queued for the pack. */
+static int sink_add(
+	struct blobsink *s,
+	git_otype type,
+	const git_oid *id,
+	const void *buf,
+	size_t len)
 {
 	struct packwrite_obj *o;
 	void *copy;
-	int rc;
 
-	if ((rc = git_odb_hash(out, buf, len, GIT_OBJECT_BLOB)) < 0)
-		return git_fail(rc, "cannot hash a blob");
-	if (git_odb_exists_ext(s->odb, out, GIT_ODB_LOOKUP_NO_REFRESH) == 1)
+	if (git_odb_exists_ext(s->odb, id, GIT_ODB_LOOKUP_NO_REFRESH) == 1)
 		return 0;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
@@ -1466,11 +1431,22 @@ sink_write(git_oid *out, struct blobsink *s, const char *buf, size_t len)
 		return error_nomem();
 	memcpy(copy, buf, len);
 	o = &s->v[s->n++];
-	memcpy(o->id, out->id, PACKWRITE_OID_LEN);
-	o->type = GIT_OBJECT_BLOB;
+	memcpy(o->id, id->id, PACKWRITE_OID_LEN);
+	o->type = type;
 	o->data = copy;
 	o->len = len;
 	return 0;
+}
+
+/* Blob of buf: known already, or queued for the pack. */
+static int
+sink_write(git_oid *out, struct blobsink *s, const char *buf, size_t len)
+{
+	int rc;
+
+	if ((rc = git_odb_hash(out, buf, len, GIT_OBJECT_BLOB)) < 0)
+		return git_fail(rc, "cannot hash a blob");
+	return sink_add(s, GIT_OBJECT_BLOB, out, buf, len);
 }
 
 static int pw_cmp(const void *a, const void *b)
@@ -1501,6 +1477,264 @@ static int sink_flush(struct blobsink *s)
 	    (rc = git_odb_refresh(s->odb)) < 0)
 		error = git_fail(rc, "cannot write the merged files");
 	sink_drop(s);
+	return error;
+}
+
+/* ---- the merged tree, built as raw tree objects for the pack -----------
+ */
+
+/* The raw builder cannot do it (a file where a folder was, an odd name):
+ * libgit2's tree builder then does. */
+#define RAWTREE_SLOW 1
+
+struct bytes {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static int bytes_put(struct bytes *b, const void *data, size_t len)
+{
+	unsigned char *grown;
+	size_t cap;
+
+	if (len > b->cap - b->n) {
+		cap = b->cap ? b->cap : 4096;
+		while (len > cap - b->n) {
+			if (cap > SIZE_MAX / 2)
+				return error_nomem();
+			cap *= 2;
+		}
+		if (!(grown = realloc(b->p, cap)))
+			return error_nomem();
+		b->p = grown;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, data, len);
+	b->n += len;
+	return 0;
+}
+
+static int bytes_entry(
+	struct bytes *b,
+	unsigned mode,
+	const char *name,
+	size_t len,
+	const unsigned char *id)
+{
+	char m[16];
+	int ml = snprintf(m, sizeof(m), "%o ", mode);
+	int error;
+
+	if ((error = bytes_put(b, m, (size_t)ml)) < 0 ||
+	    (error = bytes_put(b, name, len)) < 0 ||
+	    (error = bytes_put(b, "", 1)) < 0)
+		return error;
+	return bytes_put(b, id, GIT_OID_RAWSZ);
+}
+
+/*
+ * The tree of folder `base` (NULL: none) with the changes t[0..n), all
+ * under the folder of their first `skip` bytes and sorted: the base's
+ * bytes are copied between the changes, changed subfolders built the
+ * same way, and every new tree queued in the sink.  *out_empty tells the
+ * caller to drop the folder.  Each file that really changes is added to
+ * rec, as diff_trees would list it.  RAWTREE_SLOW for what libgit2 must
+ * do.
+ */
+static int raw_tree_at(
+	git_oid *out,
+	int *out_empty,
+	git_odb *odb,
+	struct blobsink *sink,
+	struct fchanges *rec,
+	const git_oid *base,
+	const struct tchange *t,
+	size_t n,
+	size_t skip)
+{
+	git_odb_object *obj = NULL;
+	struct bytes b = { NULL, 0, 0 };
+	const unsigned char *p = NULL, *end = NULL, *span, *at;
+	struct rawent e, was, now;
+	git_oid sub, bid;
+	const char *rel = NULL, *slash;
+	size_t i = 0, j, len = 0;
+	int rc, error = 0, have, cmp, dir = 0, empty;
+
+	memset(&e, 0, sizeof(e));
+	if (base) {
+		if ((rc = git_odb_read(&obj, odb, base)) < 0) {
+			error = git_fail(rc, "cannot read a tree");
+			goto done;
+		}
+		if (git_odb_object_type(obj) != GIT_OBJECT_TREE) {
+			error = RAWTREE_SLOW;
+			goto done;
+		}
+		p = git_odb_object_data(obj);
+		end = p + git_odb_object_size(obj);
+	}
+	span = p;
+	have = p && p < end;
+	at = p;
+	if (have && raw_next(&e, &at, end) < 0) {
+		error = RAWTREE_SLOW;
+		goto done;
+	}
+	while (i < n || have) {
+		if (i < n) {
+			rel = t[i].path + skip;
+			slash = strchr(rel, '/');
+			dir = slash != NULL;
+			len = dir ? (size_t)(slash - rel) : strlen(rel);
+			if (!name_plain(rel, len)) {
+				error = RAWTREE_SLOW;
+				goto done;
+			}
+		}
+		/* a file and a folder of the same name: libgit2's case */
+		if (have && i < n && e.len == len &&
+		    memcmp(e.name, rel, len) == 0 &&
+		    (e.mode == GIT_FILEMODE_TREE) != dir) {
+			error = RAWTREE_SLOW;
+			goto done;
+		}
+		if (!have)
+			cmp = 1;
+		else if (i >= n)
+			cmp = -1;
+		else
+			cmp = entry_order(
+				e.name, e.len, e.mode == GIT_FILEMODE_TREE, rel,
+				len, dir);
+		if (cmp < 0) {
+			/* an unchanged entry: stays in the span to copy */
+			p = at;
+			at = p;
+			if ((have = p < end) && raw_next(&e, &at, end) < 0) {
+				error = RAWTREE_SLOW;
+				goto done;
+			}
+			continue;
+		}
+		if (span &&
+		    (error = bytes_put(&b, span, (size_t)(p - span))) < 0)
+			goto done;
+		was = e;
+		if (cmp == 0) { /* the base's entry is replaced (or dropped) */
+			p = at;
+			at = p;
+			if ((have = p < end) && raw_next(&e, &at, end) < 0) {
+				error = RAWTREE_SLOW;
+				goto done;
+			}
+		}
+		span = p;
+		if (!dir) {
+			now.mode = t[i].mode ? t[i].mode : GIT_FILEMODE_BLOB;
+			now.id = t[i].blob.id;
+			if (!t[i].remove &&
+			    (error = bytes_entry(
+				     &b, now.mode, rel, len, now.id)) < 0)
+				goto done;
+			/* what a diff of the two trees would list */
+			if (rec && (cmp == 0 || !t[i].remove) &&
+			    !(cmp == 0 && !t[i].remove &&
+			      was.mode == now.mode &&
+			      memcmp(was.id, now.id, GIT_OID_RAWSZ) == 0) &&
+			    (error = add_change(
+				     rec, t[i].path, cmp == 0 ? &was : NULL,
+				     t[i].remove ? NULL : &now)) < 0)
+				goto done;
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n; j++)
+			if (strncmp(t[j].path + skip, rel, len + 1) != 0)
+				break;
+		/* the base's folder, if the entry just passed was it */
+		if (cmp == 0)
+			git_oid_fromraw(&bid, span - GIT_OID_RAWSZ);
+		if ((error = raw_tree_at(
+			     &sub, &empty, odb, sink, rec,
+			     cmp == 0 ? &bid : NULL, t + i, j - i,
+			     skip + len + 1)) != 0)
+			goto done;
+		if (!empty &&
+		    (error = bytes_entry(
+			     &b, GIT_FILEMODE_TREE, rel, len, sub.id)) < 0)
+			goto done;
+		i = j;
+	}
+	if (span && (error = bytes_put(&b, span, (size_t)(p - span))) < 0)
+		goto done;
+	*out_empty = b.n == 0;
+	if ((rc = git_odb_hash(
+		     out, b.p ? (void *)b.p : (void *)"", b.n,
+		     GIT_OBJECT_TREE)) < 0) {
+		error = git_fail(rc, "cannot hash a tree");
+		goto done;
+	}
+	/* (an empty root is a tree of its own, an empty folder none) */
+	if ((!*out_empty || skip == 0) && !(base && git_oid_equal(out, base)))
+		error = sink_add(sink, GIT_OBJECT_TREE, out, b.p, b.n);
+done:
+	free(b.p);
+	git_odb_object_free(obj);
+	return error;
+}
+
+/*
+ * The merged tree: ours with the changes t, its new trees queued in sink
+ * (which the caller flushes) by raw_tree_at, and the files it changes
+ * from ours in *rec (when not NULL) with *have_rec set; through libgit2's
+ * tree builder when that cannot (the sink's queued blobs flushed first,
+ * for its checks that they exist), *have_rec then 0.
+ */
+static int build_merged_tree(
+	git_oid *out,
+	git_repository *git,
+	struct blobsink *sink,
+	struct fchanges *rec,
+	int *have_rec,
+	const git_tree *ours,
+	const struct tchanges *t)
+{
+	struct commit_tree_change *ch = NULL;
+	size_t i, queued = sink->n;
+	int error, empty;
+
+	*have_rec = 0;
+	/* tests/test_syncmerge.c compares both builders' trees */
+	error = getenv("PLANSYNC_TEST_TREE_LIBGIT2") ?
+			RAWTREE_SLOW :
+			raw_tree_at(
+				out, &empty, sink->odb, sink, rec,
+				git_tree_id(ours), t->v, t->n, 0);
+	if (error != RAWTREE_SLOW) {
+		if (error == 0 && rec && rec->n)
+			qsort(rec->v, rec->n, sizeof(*rec->v), fchange_cmp);
+		*have_rec = error == 0 && rec;
+		return error;
+	}
+	/* the trees queued on the way are not wanted, nor the record */
+	for (i = queued; i < sink->n; i++)
+		free((void *)sink->v[i].data);
+	sink->n = queued;
+	if (rec)
+		fchanges_release(rec);
+	if ((error = sink_flush(sink)) < 0)
+		return error;
+	if (t->n && !(ch = calloc(t->n, sizeof(*ch))))
+		return error_nomem();
+	for (i = 0; i < t->n; i++) {
+		ch[i].path = t->v[i].path;
+		ch[i].blob = t->v[i].blob;
+		ch[i].remove = t->v[i].remove;
+		ch[i].mode = t->v[i].mode;
+	}
+	error = commit_build_tree(out, git, ours, ch, t->n);
+	free(ch);
 	return error;
 }
 
@@ -1817,9 +2051,15 @@ struct top_job {
 	struct fchange *o, *t;
 };
 
-int syncmerge_trees(
+/*
+ * syncmerge_trees, and in *rec the files the merged tree changes from
+ * ours when it can tell them (*have_rec set), sparing a diff of the two.
+ */
+static int merge_trees(
 	git_oid *out_tree,
 	struct syncmerge_stats *stats,
+	struct fchanges *rec,
+	int *have_rec,
 	git_repository *git,
 	const git_oid *base,
 	const git_oid *ours,
@@ -1842,7 +2082,6 @@ int syncmerge_trees(
 	static const char *const none[1] = { "" };
 	struct whostate st;
 	struct blobsink sink;
-	struct tcache dcache;
 	struct merge_ctx ctx;
 	char **interest = NULL, **taken = NULL;
 	size_t ninterest = 0, icap = 0, ntaken = 0, njobs = 0, ntops = 0;
@@ -1852,6 +2091,7 @@ int syncmerge_trees(
 	git_oid blob;
 	int rc, error = 0, cmp, kk;
 
+	*have_rec = 0;
 	memset(&st, 0, sizeof(st));
 	memset(&sink, 0, sizeof(sink));
 	memset(S, 0, sizeof(*S));
@@ -1870,11 +2110,9 @@ int syncmerge_trees(
 		error = git_fail(rc, "cannot read the commits to merge");
 		goto done;
 	}
-	memset(&dcache, 0, sizeof(dcache));
-	error = diff_trees_in(&O, git, &dcache, bt, ot);
+	error = diff_trees(&O, git, bt, ot);
 	if (error == 0)
-		error = diff_trees_in(&T, git, &dcache, bt, tt);
-	tcache_release(&dcache);
+		error = diff_trees(&T, git, bt, tt);
 	if (error < 0)
 		goto done;
 	if (!(jobs = calloc(O.n < T.n ? O.n + 1 : T.n + 1, sizeof(*jobs)))) {
@@ -2111,8 +2349,10 @@ int syncmerge_trees(
 				out.v[i].path);
 			goto done;
 		}
-	if ((error = sink_flush(&sink)) < 0 ||
-	    (error = build_merged_tree(out_tree, git, ot, &out)) < 0)
+	if ((error = build_merged_tree(
+		     out_tree, git, &sink, rec, have_rec, ot, &out)) < 0)
+		goto done;
+	if ((error = sink_flush(&sink)) < 0)
 		goto done;
 	S->files = out.n;
 	for (i = 0; i < out.n; i++)
@@ -2145,6 +2385,20 @@ done:
 	fast_reads(0);
 	packread_detach(git);
 	return error;
+}
+
+int syncmerge_trees(
+	git_oid *out_tree,
+	struct syncmerge_stats *stats,
+	git_repository *git,
+	const git_oid *base,
+	const git_oid *ours,
+	const git_oid *theirs)
+{
+	int have;
+
+	return merge_trees(
+		out_tree, stats, NULL, &have, git, base, ours, theirs);
 }
 
 /* ---- the work tree --------------------------------------------------------
@@ -2577,6 +2831,47 @@ static int partners_blob(git_oid *out, git_tree *tree)
  * the next read faults in zeroed pages again, a tenth of a merge's time.
  * Keep freed memory in the process instead.
  */
+/*
+ * For the tests (PLANSYNC_TEST_CHECK_CHANGES, set by tests/e2e/lib.sh):
+ * the changes the tree builder recorded are those a diff of the trees
+ * lists.
+ */
+static int check_changes(
+	git_repository *git,
+	git_tree *a,
+	git_tree *b,
+	const struct fchanges *ch)
+{
+	struct fchanges d = { NULL, 0, 0 };
+	size_t i;
+	int error;
+
+	if ((error = diff_trees(&d, git, a, b)) < 0)
+		return error;
+	for (i = 0; i < d.n && d.n == ch->n; i++)
+		if (strcmp(d.v[i].path, ch->v[i].path) != 0 ||
+		    d.v[i].has_old != ch->v[i].has_old ||
+		    d.v[i].has_new != ch->v[i].has_new ||
+		    (d.v[i].has_old &&
+		     (!git_oid_equal(&d.v[i].old_id, &ch->v[i].old_id) ||
+		      d.v[i].old_mode != ch->v[i].old_mode)) ||
+		    (d.v[i].has_new &&
+		     (!git_oid_equal(&d.v[i].new_id, &ch->v[i].new_id) ||
+		      d.v[i].new_mode != ch->v[i].new_mode)))
+			break;
+	if (i < d.n || d.n != ch->n)
+		error = error_set(
+			ERROR_GENERIC,
+			"merge: the recorded changes differ from the trees' "
+			"diff at '%s' (%zu recorded, %zu in the diff)",
+			i < d.n   ? d.v[i].path :
+			i < ch->n ? ch->v[i].path :
+				    "",
+			ch->n, d.n);
+	fchanges_release(&d);
+	return error;
+}
+
 static void keep_heap(void)
 {
 #ifdef __GLIBC__
@@ -2607,7 +2902,7 @@ int syncmerge_commit(
 	char *msg = NULL, logmsg[512];
 	size_t nrevoked = 0;
 	int rc, error, coordinator = 0, h0, h1, h2, journal = 0, moved = 0;
-	int conflicted = 0;
+	int conflicted = 0, have_ch = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = SYNCMERGE_UP_TO_DATE;
@@ -2692,16 +2987,19 @@ int syncmerge_commit(
 			logmsg, sizeof(logmsg), "merge %s: Fast-forward",
 			label);
 	} else {
-		if ((error = syncmerge_trees(
-			     &tree_id, &out->stats, git, &base, &ours,
-			     theirs)) < 0)
+		if ((error = merge_trees(
+			     &tree_id, &out->stats, &ch, &have_ch, git, &base,
+			     &ours, theirs)) < 0)
 			goto done;
 		if ((rc = git_tree_lookup(&nt, git, &tree_id)) < 0) {
 			error = git_fail(rc, "cannot read the merged tree");
 			goto done;
 		}
 		fast_reads(1);
-		error = diff_trees(&ch, git, ot, nt);
+		error = have_ch ? 0 : diff_trees(&ch, git, ot, nt);
+		if (error == 0 && have_ch &&
+		    getenv("PLANSYNC_TEST_CHECK_CHANGES"))
+			error = check_changes(git, ot, nt, &ch);
 		fast_reads(0);
 		if (error < 0 ||
 		    (error = check_unedited(repo, &index, &ch)) < 0)

@@ -106,7 +106,7 @@ static int add_entry(struct grow *g, const struct packwrite_obj *o)
 	out = bound;
 	if (compress2(
 		    g->p + g->len, &out, o->data, (uLong)o->len,
-		    Z_DEFAULT_COMPRESSION) != Z_OK)
+		    (o->type == 2 ? Z_NO_COMPRESSION : Z_BEST_SPEED)) != Z_OK)
 		return error_set(ERROR_GENERIC, "merge: cannot compress");
 	g->len += out;
 	return 0;

@@ -5,8 +5,11 @@
  * libgit2's pack builder searches every pair of objects for deltas and
  * its indexer then reads the pack back to index it: for the 300 merged
  * files of a large merge that is a tenth of the merge.  A merge's files
- * are small and new, so packwrite stores each one whole (zlib), and
- * writes the index (version 2) itself from what it just wrote.
+ * are small and new, so packwrite stores each one whole, and writes the
+ * index (version 2) itself from what it just wrote.  Blobs are compressed
+ * at zlib's fastest level; trees are stored (zlib level 0): a priority
+ * folder's tree is 40 KB of names and random ids that compress to about
+ * half, at a fifth of a large merge's time.  git gc packs them tighter.
  *
  * Both files are written under temporary names in objects/pack and
  * renamed into place, the index last, as git does: a reader sees the pack

@@ -47,12 +47,13 @@ action(const char *id, const char *status, const char *timescale)
 	static int k;
 
 	k = (k + 1) % 4;
+	/* the priority is the ID's first part */
 	snprintf(
 		buf[k], sizeof(buf[k]),
-		"id: %s\npriority: P1\naction: Do %s\ninformation: \"\"\n"
+		"id: %s\npriority: %.*s\naction: Do %s\ninformation: \"\"\n"
 		"status: %s\ntimescale: %s\nresponsible:\n  - NYP\n"
 		"updates: []\n",
-		id, id, status, timescale);
+		id, (int)strcspn(id, "-"), id, id, status, timescale);
 	return buf[k];
 }
 
@@ -240,6 +241,13 @@ static git_oid both_ways(
 	assert_true(git_oid_equal(&t1, &t2));
 	assert_int_equal(stats->nconflicts, s2.nconflicts);
 	syncmerge_stats_release(&s2);
+	/* sync/merge builds the merged tree's raw objects itself: the same
+	 * tree as libgit2's tree builder makes */
+	setenv("PLANSYNC_TEST_TREE_LIBGIT2", "1", 1);
+	assert_int_equal(
+		syncmerge_trees(&t2, NULL, fx->git, &fx->base, a, b), 0);
+	unsetenv("PLANSYNC_TEST_TREE_LIBGIT2");
+	assert_true(git_oid_equal(&t1, &t2));
 	return t1;
 }
 
@@ -503,6 +511,47 @@ static void test_syncmerge__one_side_and_identical_changes(void **state)
 	assert_true(git_oid_equal(&tree, &ta));
 	assert_false(git_oid_equal(&tree, &tb));
 	assert_int_equal(st.nconflicts, 0);
+	syncmerge_stats_release(&st);
+}
+
+/* Files removed and added on each side, a folder emptied and new ones:
+ * the merged tree (built by sync/merge itself) is libgit2's (both_ways)
+ * and has exactly the files both sides leave. */
+static void test_syncmerge__removals_and_new_folders(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	git_oid a, b, tree;
+	git_tree *t = NULL;
+	git_tree_entry *e = NULL;
+	static const char *const gone[] = { "actions/P1/P1-A1.yaml",
+					    "actions/P1/P1-A2.yaml",
+					    "actions/P1" };
+	static const char *const kept[] = { "actions/P2/P2-A1.yaml",
+					    "actions/P3/P3-A1.yaml",
+					    "actions/P10/P10-A1.yaml",
+					    "plan.yaml" };
+	size_t i;
+
+	a = put(fx, &fx->base, "actions/P1/P1-A1.yaml", NULL, jane_k, 2000);
+	a = put(fx, &a, "actions/P3/P3-A1.yaml",
+		action("P3-A1", "planned", "Soon"), jane_k, 2001);
+	b = put(fx, &fx->base, "actions/P1/P1-A2.yaml", NULL, tom_k, 2002);
+	b = put(fx, &b, "actions/P2/P2-A1.yaml",
+		action("P2-A1", "planned", "Soon"), tom_k, 2003);
+	b = put(fx, &b, "actions/P10/P10-A1.yaml",
+		action("P10-A1", "planned", "Soon"), tom_k, 2004);
+	tree = both_ways(fx, &a, &b, &st);
+	assert_int_equal(st.nconflicts, 0);
+	assert_int_equal(git_tree_lookup(&t, fx->git, &tree), 0);
+	for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+		assert_int_equal(
+			git_tree_entry_bypath(&e, t, gone[i]), GIT_ENOTFOUND);
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		assert_int_equal(git_tree_entry_bypath(&e, t, kept[i]), 0);
+		git_tree_entry_free(e);
+	}
+	git_tree_free(t);
 	syncmerge_stats_release(&st);
 }
 
@@ -872,6 +921,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__one_side_and_identical_changes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__removals_and_new_folders, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__same_new_id_renumbered, setup,

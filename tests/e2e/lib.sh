@@ -10,6 +10,8 @@ export HOME="$T/home"
 export PLANSYNC_HOME="$T/home/.config/plansync"
 export GIT_CONFIG_NOSYSTEM=1
 export NO_COLOR=1
+# every merge also diffs its trees to check the changes it recorded
+export PLANSYNC_TEST_CHECK_CHANGES=1
 unset PLANSYNC_PASSPHRASE EDITOR VISUAL
 mkdir -p "$HOME"
 git config --global user.name "plansync tests"
