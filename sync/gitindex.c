@@ -57,6 +57,7 @@ struct index {
 	size_t scanned; /* entries parsed (all, or up to one past a stop) */
 	int ours; /* the file gitindex last wrote, untouched since */
 	int conflicts; /* an entry of stage 1, 2 or 3 */
+	struct stat st; /* the file's, when opened */
 };
 
 static int stamp_matches(
@@ -199,6 +200,7 @@ static int index_open(
 	    fstat(*fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size <= 0)
 		return GITINDEX_SLOW;
 	ix->size = (size_t)st->st_size;
+	ix->st = *st;
 	ix->map =
 		mmap(NULL, ix->size, PROT_READ,
 		     MAP_SHARED | (populate ? MAP_POPULATE : 0), *fd, 0);
@@ -383,15 +385,54 @@ static int pwrite_all(int fd, const unsigned char *p, size_t len, size_t at)
 }
 
 /* The checksum of the file's bytes before its last SHA1_LEN: 1 if it holds. */
-static int checksum_holds(const unsigned char *m, size_t size)
+/*
+ * The last index file this process found whole: a merge reads a large
+ * index twice and changes it once, and each pass would check its 8 MB
+ * again (100,000 entries).  The same file (device, inode, size, times to
+ * the nanosecond) ending in the same checksum is taken as checked.
+ */
+static struct {
+	int set;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	unsigned char sum[SHA1_LEN];
+} checked;
+
+static int same_checked(const struct stat *st, const unsigned char *sum)
 {
+	return checked.set && checked.dev == st->st_dev &&
+	       checked.ino == st->st_ino && checked.size == st->st_size &&
+	       checked.mtime.tv_sec == st->st_mtim.tv_sec &&
+	       checked.mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       checked.ctime.tv_sec == st->st_ctim.tv_sec &&
+	       checked.ctime.tv_nsec == st->st_ctim.tv_nsec &&
+	       memcmp(checked.sum, sum, SHA1_LEN) == 0;
+}
+
+/* Non-zero if ix's file ends in the checksum of the rest of it. */
+static int checksum_holds(const struct index *ix)
+{
+	const unsigned char *m = ix->map, *end = m + ix->size - SHA1_LEN;
 	unsigned char sum[SHA1_LEN];
 	struct sha1 ctx;
 
+	if (same_checked(&ix->st, end))
+		return 1;
 	sha1_init(&ctx);
-	sha1_update(&ctx, m, size - SHA1_LEN);
+	sha1_update(&ctx, m, ix->size - SHA1_LEN);
 	sha1_final(sum, &ctx);
-	return memcmp(sum, m + size - SHA1_LEN, SHA1_LEN) == 0;
+	if (memcmp(sum, end, SHA1_LEN) != 0)
+		return 0;
+	checked.set = 1;
+	checked.dev = ix->st.st_dev;
+	checked.ino = ix->st.st_ino;
+	checked.size = ix->st.st_size;
+	checked.mtime = ix->st.st_mtim;
+	checked.ctime = ix->st.st_ctim;
+	memcpy(checked.sum, sum, SHA1_LEN);
+	return 1;
 }
 
 /*
@@ -500,13 +541,14 @@ static int in_place(
 
 	/*
 	 * The old checksum must hold (else libgit2 reports the damage),
-	 * unless the file is the one gitindex wrote last.  Both checksums
-	 * share the bytes before the first change.
+	 * unless the file is the one gitindex wrote last or this process
+	 * checked already.  Both checksums share the bytes before the
+	 * first change.
 	 */
 	sha1_init(&old_ctx);
 	sha1_update(&old_ctx, ix->map, ix->offs[c[0].at]);
 	new_ctx = old_ctx;
-	if (!ix->ours) {
+	if (!ix->ours && !same_checked(&ix->st, ix->map + end)) {
 		sha1_update(
 			&old_ctx, ix->map + ix->offs[c[0].at],
 			end - ix->offs[c[0].at]);
@@ -627,7 +669,7 @@ copy(const struct index *ix,
 	size_t i, k, o, pos, len, count = ix->count;
 	int tfd = -1, error = 0;
 
-	if (!ix->ours && !checksum_holds(ix->map, ix->size))
+	if (!ix->ours && !checksum_holds(ix))
 		return GITINDEX_SLOW;
 	len = ix->offs[ix->count] + SHA1_LEN;
 	for (i = 0; i < n; i++)
@@ -688,7 +730,7 @@ int gitindex_update(
 	const struct gitindex_change *ch,
 	size_t n)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0, 0 };
+	struct index ix;
 	struct change *c = NULL;
 	unsigned char *ents = NULL;
 	size_t *entlen = NULL;
@@ -697,6 +739,7 @@ int gitindex_update(
 	size_t i, cap, k;
 	int fd = -1, locked = 0, fast = 1, error = 0;
 
+	memset(&ix, 0, sizeof(ix));
 	if (n == 0 || n > MAX_CHANGES)
 		return GITINDEX_SLOW;
 	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
@@ -783,7 +826,7 @@ done:
 
 int gitindex_recover(const char *gitdir)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0, 0 };
+	struct index ix;
 	unsigned char sum[SHA1_LEN];
 	char path[4096], lockpath[4096], head[64];
 	struct sha1 ctx;
@@ -791,6 +834,7 @@ int gitindex_recover(const char *gitdir)
 	ssize_t got;
 	int fd = -1, lockfd = -1, error = 0;
 
+	memset(&ix, 0, sizeof(ix));
 	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
 		    sizeof(path) ||
 	    (size_t)snprintf(
@@ -807,8 +851,7 @@ int gitindex_recover(const char *gitdir)
 	/* Only a whole, well-formed index is finished; else libgit2 says
 	 * what is wrong with it. */
 	if (index_open(&ix, &st, &fd, path, O_RDWR, 0, NULL, NULL, 0) == 0 &&
-	    ix.offs[ix.count] == ix.size - SHA1_LEN &&
-	    !checksum_holds(ix.map, ix.size)) {
+	    ix.offs[ix.count] == ix.size - SHA1_LEN && !checksum_holds(&ix)) {
 		sha1_init(&ctx);
 		sha1_update(&ctx, ix.map, ix.size - SHA1_LEN);
 		sha1_final(sum, &ctx);
@@ -837,7 +880,7 @@ int gitindex_lookup(
 	const char *const *paths,
 	size_t n)
 {
-	struct index ix = { NULL, 0, 0, 0, NULL, 0, 0, 0 };
+	struct index ix;
 	char path[4096];
 	struct stat st;
 	const unsigned char *e;
@@ -846,6 +889,7 @@ int gitindex_lookup(
 	unsigned flags;
 	int fd = -1, error = 0;
 
+	memset(&ix, 0, sizeof(ix));
 	if ((size_t)snprintf(path, sizeof(path), "%sindex", gitdir) >=
 		    sizeof(path) ||
 	    (error = index_open(
@@ -854,7 +898,7 @@ int gitindex_lookup(
 		goto done;
 	}
 	/* A damaged index is libgit2's to report, before anything is done. */
-	if (!ix.ours && !checksum_holds(ix.map, ix.size)) {
+	if (!ix.ours && !checksum_holds(&ix)) {
 		error = GITINDEX_SLOW;
 		goto done;
 	}

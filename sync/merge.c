@@ -2423,24 +2423,10 @@ static int load_index(git_index **lg, struct repo *repo)
 }
 
 /* Whether the index has unmerged entries (stages 1 to 3). */
-static int index_conflicts(int *out, struct repo *repo, git_index **lg)
-{
-	struct gitindex_entry none;
-	struct timespec mt;
-	int error;
-
-	error = gitindex_lookup(&none, out, &mt, repo_gitdir(repo), NULL, 0);
-	if (error <= 0)
-		return error;
-	if ((error = load_index(lg, repo)) < 0)
-		return error;
-	*out = git_index_has_conflicts(*lg) != 0;
-	return 0;
-}
-
 /* The index entries of the paths ch changes, and the index's mtime. */
 static int index_entries(
 	struct gitindex_entry **out,
+	int *conflicts,
 	struct timespec *mtime,
 	struct repo *repo,
 	git_index **lg,
@@ -2452,7 +2438,7 @@ static int index_entries(
 	char full[4096];
 	struct stat ist;
 	size_t i;
-	int conflicts, error = 0;
+	int error = 0;
 
 	if (!(v = calloc(ch->n ? ch->n : 1, sizeof(*v))) ||
 	    !(paths = calloc(ch->n ? ch->n : 1, sizeof(*paths)))) {
@@ -2462,12 +2448,13 @@ static int index_entries(
 	for (i = 0; i < ch->n; i++)
 		paths[i] = ch->v[i].path;
 	error = gitindex_lookup(
-		v, &conflicts, mtime, repo_gitdir(repo), paths, ch->n);
+		v, conflicts, mtime, repo_gitdir(repo), paths, ch->n);
 	if (error < 0)
 		goto done;
 	if (error == GITINDEX_SLOW) {
 		if ((error = load_index(lg, repo)) < 0)
 			goto done;
+		*conflicts = git_index_has_conflicts(*lg) != 0;
 		memset(mtime, 0, sizeof(*mtime)); /* nothing is racy-clean */
 		if (repo_git_path(full, sizeof(full), repo, "index") == 0 &&
 		    stat(full, &ist) == 0)
@@ -2522,10 +2509,17 @@ check_unedited(struct repo *repo, git_index **lg, const struct fchanges *ch)
 	size_t len, i;
 	struct stat st;
 	git_oid h;
-	int error, rc, same;
+	int error, rc, same, conflicts = 0;
 
-	if ((error = index_entries(&ents, &imt, repo, lg, ch)) < 0)
+	if ((error = index_entries(&ents, &conflicts, &imt, repo, lg, ch)) < 0)
 		return error;
+	/* (asked here, not first: one read of a large index, not two) */
+	if (conflicts) {
+		free(ents);
+		return error_set(
+			ERROR_EXISTS, "the index has unmerged files; resolve "
+				      "them and commit first");
+	}
 	for (i = 0; i < ch->n && !error; i++) {
 		const struct fchange *c = &ch->v[i];
 
@@ -2902,7 +2896,7 @@ int syncmerge_commit(
 	char *msg = NULL, logmsg[512];
 	size_t nrevoked = 0;
 	int rc, error, coordinator = 0, h0, h1, h2, journal = 0, moved = 0;
-	int conflicted = 0, have_ch = 0;
+	int have_ch = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = SYNCMERGE_UP_TO_DATE;
@@ -2921,14 +2915,6 @@ int syncmerge_commit(
 			"a git merge (or other operation) is in progress; "
 			"finish it (git commit) or abort it (git merge "
 			"--abort) first");
-		goto done;
-	}
-	if ((error = index_conflicts(&conflicted, repo, &index)) < 0)
-		goto done;
-	if (conflicted) {
-		error = error_set(
-			ERROR_EXISTS, "the index has unmerged files; resolve "
-				      "them and commit first");
 		goto done;
 	}
 	git_oid_fromstr(&ours, head.id);

@@ -309,4 +309,22 @@ err_has "plansync merge" "driver: points to plansync merge"
 ps merge-driver a b c
 check "$rc" 2 "driver: wrong arguments are a usage error"
 
+# An index with unmerged entries (left by a tool, no merge in progress):
+# refused before anything is written, at the point the merge reads the
+# index (once, with the entries it checks).
+pair u
+(cd "$T/u-a" && jane set P1-A1 status done) >/dev/null
+(cd "$T/u-b" && tom set P1-A2 status done) >/dev/null
+xfetch u
+_blob=$(git -C "$T/u-a" rev-parse HEAD:actions/P1/P1-A3.yaml)
+git -C "$T/u-a" update-index --force-remove actions/P1/P1-A3.yaml
+printf '100644 %s 1\tactions/P1/P1-A3.yaml\n100644 %s 2\tactions/P1/P1-A3.yaml\n' "$_blob" "$_blob" |
+	git -C "$T/u-a" update-index --index-info
+_before=$(head_of "$T/u-a")
+pj "$T/u-a" merge b/main
+check "$rc" 1 "an unmerged index refuses the merge"
+err_has "unmerged files" "the refusal says why"
+check "$(head_of "$T/u-a")" "$_before" "the branch did not move"
+check "$(git -C "$T/u-a" ls-files -u | wc -l | tr -d ' ')" 2 "the index is as it was"
+
 finish
