@@ -8,7 +8,11 @@
 #     a fifth both adding an update entry, the rest different fields.
 #   - Scaling: 100 edits per side on 1,000 and 100,000 actions.
 #
-# Times are the median of $RUNS runs (default 3), each on fresh copies.
+# Times are the median of $RUNS runs (default 3), each on fresh copies,
+# flushed to disk (sync) before either tool runs: a repository's files
+# were written long before a merge, and without it the tool timed first
+# pays for the copies' writeback (and deleting or replacing a file whose
+# data is still unwritten costs less than in a real repository).
 # The histories come from BENCHBIN/merge_bench (libgit2 + core/sshsig),
 # on a plan from BENCHBIN/genplan initialised by `plansync init`; the key
 # is the one in $PLANSYNC_HOME (run.sh makes it).  BENCH_QUICK=1 runs
@@ -55,6 +59,7 @@ measure() {
 		rm -f "$d.git/.git/hooks/post-"*
 		git -C "$d.ps" status -s >/dev/null
 		git -C "$d.git" status -s >/dev/null
+		sync
 		t0=$(now)
 		"$PS" -C "$d.ps" merge side-b >"$W/ps.out" 2>&1 ||
 			{ echo "plansync merge failed: $(tail -n 2 "$W/ps.out")" >&2; return 1; }
