@@ -1497,6 +1497,8 @@ static int bytes_put(struct bytes *b, const void *data, size_t len)
 	unsigned char *grown;
 	size_t cap;
 
+	if (len == 0)
+		return 0; /* (data may then be NULL) */
 	if (len > b->cap - b->n) {
 		cap = b->cap ? b->cap : 4096;
 		while (len > cap - b->n) {
