@@ -23,6 +23,7 @@
 #include <git2.h>
 
 #include "core/error.h"
+#include "helper_shell.h"
 #include "core/fsutil.h"
 #include "core/sha1.h"
 #include "sync/gitindex.h"
@@ -30,47 +31,6 @@
 struct fx {
 	char dir[256], work[300], workdir[310], gitdir[320], index[340];
 };
-
-static int run(const char *fmt, ...) ERROR_PRINTF(1, 2);
-
-static int run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static char *capture(const char *fmt, ...) ERROR_PRINTF(1, 2);
-
-static char *capture(const char *fmt, ...)
-{
-	char cmd[2048], *buf = NULL;
-	size_t len = 0, cap = 0, got;
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (!(p = popen(cmd, "r")))
-		return NULL;
-	do {
-		if (len + 4096 + 1 > cap) {
-			cap = cap * 2 + 8192;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		got = fread(buf + len, 1, 4096, p);
-		len += got;
-	} while (got > 0);
-	buf[len] = '\0';
-	pclose(p);
-	return buf;
-}
 
 static void write_file(const struct fx *fx, const char *rel, const char *text)
 {
@@ -109,7 +69,7 @@ static int setup(void **state)
 	snprintf(fx->workdir, sizeof(fx->workdir), "%s/", fx->work);
 	snprintf(fx->gitdir, sizeof(fx->gitdir), "%s/.git/", fx->work);
 	snprintf(fx->index, sizeof(fx->index), "%sindex", fx->gitdir);
-	if (run("git init -q '%s'", fx->work) != 0)
+	if (helper_run("git init -q '%s'", fx->work) != 0)
 		return -1;
 	for (i = 1; i <= 60; i++) {
 		snprintf(
@@ -133,9 +93,10 @@ static int setup(void **state)
 		write_file(fx, rel, text);
 	}
 	write_file(fx, "plan.yaml", "schema: plansync/1\n");
-	if (run("cd '%s' && git add -A && git -c user.name=T "
-		"-c user.email=t@x.example commit -qm init",
-		fx->work) != 0)
+	if (helper_run(
+		    "cd '%s' && git add -A && git -c user.name=T "
+		    "-c user.email=t@x.example commit -qm init",
+		    fx->work) != 0)
 		return -1;
 	*state = fx;
 	return 0;
@@ -145,7 +106,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	run("rm -rf '%s'", fx->dir);
+	helper_run("rm -rf '%s'", fx->dir);
 	free(fx);
 	return 0;
 }
@@ -225,13 +186,14 @@ static int has_tree_ext(const char *buf, size_t len)
 
 static void assert_status_clean(const struct fx *fx)
 {
-	char *out = capture("cd '%s' && git status --porcelain", fx->work);
+	char *out =
+		helper_capture("cd '%s' && git status --porcelain", fx->work);
 
 	assert_non_null(out);
 	assert_string_equal(out, "");
 	free(out);
 	assert_int_equal(
-		run("cd '%s' && git fsck >/dev/null 2>&1", fx->work), 0);
+		helper_run("cd '%s' && git fsck >/dev/null 2>&1", fx->work), 0);
 }
 
 /*
@@ -259,9 +221,10 @@ static void assert_same_as_libgit2(
 	assert_memory_equal(ours, theirs, tl);
 	assert_int_equal(fsutil_write_atomic(fx->index, ours, ol, 0644), 0);
 	assert_int_equal(
-		run("cd '%s' && %sgit -c user.name=T "
-		    "-c user.email=t@x.example commit -qm edit",
-		    fx->work, add_all ? "git add -A && " : ""),
+		helper_run(
+			"cd '%s' && %sgit -c user.name=T "
+			"-c user.email=t@x.example commit -qm edit",
+			fx->work, add_all ? "git add -A && " : ""),
 		0);
 	assert_status_clean(fx);
 	free(ours);
@@ -413,13 +376,16 @@ static void test_gitindex__drops_git_extensions(void **state)
 	buf = read_index(fx, &len);
 	assert_false(has_tree_ext(buf, len));
 	free(buf);
-	out = capture("cd '%s' && git diff --cached --name-only", fx->work);
+	out = helper_capture(
+		"cd '%s' && git diff --cached --name-only", fx->work);
+	assert_non_null(out);
 	assert_string_equal(out, "actions/P2/P2-A1.yaml\n");
 	free(out);
 	assert_int_equal(
-		run("cd '%s' && git -c user.name=T "
-		    "-c user.email=t@x.example commit -qm edit",
-		    fx->work),
+		helper_run(
+			"cd '%s' && git -c user.name=T "
+			"-c user.email=t@x.example commit -qm edit",
+			fx->work),
 		0);
 	assert_status_clean(fx);
 }
@@ -521,16 +487,17 @@ static void test_gitindex__git_lock_left_alone(void **state)
 static void make_conflict(const struct fx *fx)
 {
 	assert_int_equal(
-		run("cd '%s' && git checkout -qb side && "
-		    "echo 'id: side' > actions/P2/P2-A1.yaml && "
-		    "git -c user.name=T -c user.email=t@x.example commit "
-		    "-qam side && git checkout -q - && "
-		    "echo 'id: main' > actions/P2/P2-A1.yaml && "
-		    "git -c user.name=T -c user.email=t@x.example commit "
-		    "-qam main && (git -c user.name=T "
-		    "-c user.email=t@x.example merge -q side "
-		    ">/dev/null 2>&1; true)",
-		    fx->work),
+		helper_run(
+			"cd '%s' && git checkout -qb side && "
+			"echo 'id: side' > actions/P2/P2-A1.yaml && "
+			"git -c user.name=T -c user.email=t@x.example commit "
+			"-qam side && git checkout -q - && "
+			"echo 'id: main' > actions/P2/P2-A1.yaml && "
+			"git -c user.name=T -c user.email=t@x.example commit "
+			"-qam main && (git -c user.name=T "
+			"-c user.email=t@x.example merge -q side "
+			">/dev/null 2>&1; true)",
+			fx->work),
 		0);
 }
 
@@ -547,7 +514,9 @@ static void test_gitindex__split_index_left_to_libgit2(void **state)
 	struct fx *fx = *state;
 
 	assert_int_equal(
-		run("cd '%s' && git update-index --split-index", fx->work), 0);
+		helper_run(
+			"cd '%s' && git update-index --split-index", fx->work),
+		0);
 	assert_slow_unchanged(fx, "actions/P2/P2-A1.yaml", GITINDEX_SLOW);
 }
 
@@ -611,7 +580,8 @@ static void test_gitindex__recover_finishes_killed_update(void **state)
 			lock, GITINDEX_LOCK_MARK " 99999\n",
 			strlen(GITINDEX_LOCK_MARK " 99999\n"), 0644),
 		0);
-	out = capture("cd '%s' && git status --porcelain 2>&1", fx->work);
+	out = helper_capture(
+		"cd '%s' && git status --porcelain 2>&1", fx->work);
 	free(out);
 	assert_int_equal(gitindex_recover(fx->gitdir), 0);
 	assert_int_equal(access(lock, F_OK), -1);
@@ -700,7 +670,8 @@ static void test_sha1__vectors_and_sha1sum(void **state)
 		big[i] = (unsigned char)(i * 7 + i / 13);
 	snprintf(path, sizeof(path), "%s/big", fx->dir);
 	assert_int_equal(fsutil_write_atomic(path, big, n, 0644), 0);
-	out = capture("sha1sum '%s'", path);
+	out = helper_capture("sha1sum '%s'", path);
+	assert_non_null(out);
 	for (port = 0; port < 2; port++) {
 		sha1_use_portable(port);
 		sha1_init(&ctx);

@@ -36,6 +36,7 @@
 #include <git2.h>
 
 #include "core/error.h"
+#include "helper_shell.h"
 #include "core/fsutil.h"
 #include "core/sha1.h"
 #include "sync/packread.h"
@@ -111,47 +112,6 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 static char base_dir[256];
 static volatile unsigned sink; /* keeps the reads of returned bytes */
 static unsigned long long seed = 20261124;
-
-static int run(const char *fmt, ...) ERROR_PRINTF(1, 2);
-
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static char *capture(const char *fmt, ...) ERROR_PRINTF(1, 2);
-
-static char *capture(const char *fmt, ...)
-{
-	char cmd[4096], *buf = NULL;
-	size_t len = 0, cap = 0, got;
-	va_list ap;
-	FILE *p;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (!(p = popen(cmd, "r")))
-		return NULL;
-	do {
-		if (len + 4096 + 1 > cap) {
-			cap = cap * 2 + 8192;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		got = fread(buf + len, 1, 4096, p);
-		len += got;
-	} while (got > 0);
-	buf[len] = '\0';
-	pclose(p);
-	return buf;
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -358,10 +318,11 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(stream, sizeof(stream), "%s/stream", base_dir);
 	if (write_stream(stream) != 0 ||
-	    run("cd '%s' && git init -q -b main repo && cd repo && "
-		"git fast-import --quiet < '%s' && git reset -q --hard main",
-		base_dir, stream) != 0) {
-		run("rm -rf '%s'", base_dir);
+	    helper_run(
+		    "cd '%s' && git init -q -b main repo && cd repo && "
+		    "git fast-import --quiet < '%s' && git reset -q --hard main",
+		    base_dir, stream) != 0) {
+		helper_run("rm -rf '%s'", base_dir);
 		return -1;
 	}
 	return 0;
@@ -370,7 +331,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	run("rm -rf '%s'", base_dir);
+	helper_run("rm -rf '%s'", base_dir);
 	git_libgit2_shutdown();
 	return 0;
 }
@@ -390,7 +351,7 @@ static int setup(void **state)
 	snprintf(fx->gitdir, sizeof(fx->gitdir), "%s/.git/", fx->work);
 	snprintf(
 		fx->packdir, sizeof(fx->packdir), "%sobjects/pack", fx->gitdir);
-	if (run("cp -a '%s/repo' '%s'", base_dir, fx->work) != 0)
+	if (helper_run("cp -a '%s/repo' '%s'", base_dir, fx->work) != 0)
 		return -1;
 	*state = fx;
 	/* a reader caught in a loop fails the test instead of hanging */
@@ -419,7 +380,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	alarm(0);
-	run("chmod -R u+w '%s'; rm -rf '%s'", fx->dir, fx->dir);
+	helper_run("chmod -R u+w '%s'; rm -rf '%s'", fx->dir, fx->dir);
 	forget(fx);
 	free(fx);
 	return 0;
@@ -617,7 +578,7 @@ static void load(struct fx *fx)
 
 static void prepare(struct fx *fx, const char *repack)
 {
-	if (run("cd '%s' && %s", fx->work, repack) != 0)
+	if (helper_run("cd '%s' && %s", fx->work, repack) != 0)
 		fail_msg("'%s' failed", repack);
 	load(fx);
 }
@@ -1274,10 +1235,10 @@ static void test_packread__nothing_to_read(void **state)
 	snprintf(path, sizeof(path), "%s/empty/.git/", fx->dir);
 	/* fx still describes repo: all its objects, none under empty/ */
 	{
-		char *ls =
-			capture("cd '%s/empty' && find .git/objects "
-				"-type f | grep -c /pack/",
-				fx->dir);
+		char *ls = helper_capture(
+			"cd '%s/empty' && find .git/objects "
+			"-type f | grep -c /pack/",
+			fx->dir);
 
 		assert_non_null(ls);
 		assert_int_equal(strtol(ls, NULL, 10), 0);
@@ -1307,7 +1268,7 @@ static void test_packread__nothing_to_read(void **state)
 		forget(&empty);
 	}
 	assert_int_equal(
-		run("rm -rf '%s/empty/.git/objects/pack'", fx->dir), 0);
+		helper_run("rm -rf '%s/empty/.git/objects/pack'", fx->dir), 0);
 	pr = open_pr(path, BIG_CACHE);
 	check(pr, fx, 0, 1, "no pack folder");
 	packread_free(pr);
@@ -1367,19 +1328,21 @@ static void test_packread__v1_index_absent(void **state)
 	big = fx->packs[0].n > fx->packs[1].n ? 0 : 1;
 	other = 1 - big;
 	assert_int_equal(
-		run("cd '%s' && git index-pack --index-version=1 -o "
-		    "'%s/v1.idx' '%s' >/dev/null && mv -f '%s/v1.idx' '%s'",
-		    fx->dir, fx->dir, fx->packs[big].pack, fx->dir,
-		    fx->packs[big].idx),
+		helper_run(
+			"cd '%s' && git index-pack --index-version=1 -o "
+			"'%s/v1.idx' '%s' >/dev/null && mv -f '%s/v1.idx' '%s'",
+			fx->dir, fx->dir, fx->packs[big].pack, fx->dir,
+			fx->packs[big].idx),
 		0);
 	buf = read_all(fx->packs[big].idx, &len);
 	assert_int_not_equal(be32(buf), 0xff744f63); /* version 1 */
 	assert_int_equal(len, IDX_HEAD - 8 + 24 * fx->packs[big].n + 40);
 	free(buf);
-	out =
-		capture("cd '%s' && git cat-file --batch-check "
-			"--batch-all-objects | wc -l",
-			fx->work);
+	out = helper_capture(
+		"cd '%s' && git cat-file --batch-check "
+		"--batch-all-objects | wc -l",
+		fx->work);
+	assert_non_null(out);
 	assert_int_equal(strtol(out, NULL, 10), (long)fx->n);
 	free(out);
 	pr = open_pr(fx->gitdir, BIG_CACHE);
@@ -1402,11 +1365,12 @@ static void test_packread__large_offsets(void **state)
 
 	prepare(fx, "git repack -adfq --depth=50 --window=10");
 	assert_int_equal(
-		run("cd '%s' && git index-pack --index-version=2,0x1000 -o "
-		    "'%s/big.idx' '%s' >/dev/null && "
-		    "mv -f '%s/big.idx' '%s' && chmod u+w repo/.git/objects/pack/*",
-		    fx->dir, fx->dir, fx->packs[0].pack, fx->dir,
-		    fx->packs[0].idx),
+		helper_run(
+			"cd '%s' && git index-pack --index-version=2,0x1000 -o "
+			"'%s/big.idx' '%s' >/dev/null && "
+			"mv -f '%s/big.idx' '%s' && chmod u+w repo/.git/objects/pack/*",
+			fx->dir, fx->dir, fx->packs[0].pack, fx->dir,
+			fx->packs[0].idx),
 		0);
 	load(fx);
 	assert_true(fx->packs[0].large > 100);
@@ -1920,7 +1884,7 @@ static void test_packread__crafted_entries(void **state)
 	assert_non_null(c);
 	for (i = 0; i < sizeof(base); i++)
 		base[i] = (unsigned char)('a' + i % 26);
-	assert_int_equal(run("git init -q '%s/craft'", fx->dir), 0);
+	assert_int_equal(helper_run("git init -q '%s/craft'", fx->dir), 0);
 	snprintf(gitdir, sizeof(gitdir), "%s/craft/.git/", fx->dir);
 	snprintf(packdir, sizeof(packdir), "%sobjects/pack", gitdir);
 	put(&c->pack, "PACK\0\0\0\2\0\0\0\0", 12);

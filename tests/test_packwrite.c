@@ -20,25 +20,13 @@
 #include <git2.h>
 
 #include "core/error.h"
+#include "helper_shell.h"
 #include "sync/packwrite.h"
 
 struct fx {
 	char dir[256], gitdir[300];
 	git_repository *git;
 };
-
-static int run(const char *fmt, ...) ERROR_PRINTF(1, 2);
-
-static int run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static int setup(void **state)
 {
@@ -48,9 +36,10 @@ static int setup(void **state)
 		return -1;
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_packwrite.XXXXXX");
 	if (!mkdtemp(fx->dir) ||
-	    run("git init -q '%s/r' && git -C '%s/r' commit -q "
-		"--allow-empty -m first",
-		fx->dir, fx->dir) != 0)
+	    helper_run(
+		    "git init -q '%s/r' && git -C '%s/r' commit -q "
+		    "--allow-empty -m first",
+		    fx->dir, fx->dir) != 0)
 		return -1;
 	snprintf(fx->gitdir, sizeof(fx->gitdir), "%s/r/.git/", fx->dir);
 	if (git_repository_open(&fx->git, fx->gitdir) < 0)
@@ -64,7 +53,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 
 	git_repository_free(fx->git);
-	run("rm -rf '%s'", fx->dir);
+	helper_run("rm -rf '%s'", fx->dir);
 	free(fx);
 	return 0;
 }
@@ -132,21 +121,23 @@ static void test_packwrite__git_reads_every_object(void **state)
 		cmd, sizeof(cmd),
 		"cd '%sobjects/pack' && git verify-pack pack-*.idx >/dev/null",
 		fx->gitdir);
-	assert_int_equal(run("%s", cmd), 0);
+	assert_int_equal(helper_run("%s", cmd), 0);
 	/* stock git reads each one back */
 	for (i = 0; i < NOBJ; i++) {
 		char hex[GIT_OID_HEXSZ + 1];
 
 		git_oid_tostr(hex, sizeof(hex), &id[i]);
 		assert_int_equal(
-			run("test \"$(git -C '%s' cat-file -s %s)\" = %zu",
-			    fx->gitdir, hex, sizes[i]),
+			helper_run(
+				"test \"$(git -C '%s' cat-file -s %s)\" = %zu",
+				fx->gitdir, hex, sizes[i]),
 			0);
 	}
 	assert_int_equal(
-		run("git -C '%s' fsck --full --no-progress --no-dangling "
-		    "2>/dev/null",
-		    fx->gitdir),
+		helper_run(
+			"git -C '%s' fsck --full --no-progress --no-dangling "
+			"2>/dev/null",
+			fx->gitdir),
 		0);
 	/* libgit2 too, byte for byte */
 	assert_int_equal(git_repository_odb(&odb, fx->git), 0);
@@ -207,9 +198,10 @@ static void test_packwrite__trees_and_refusals(void **state)
 		git_tree_entry_name(git_tree_entry_byindex(t, 0)), "a.yaml");
 	git_tree_free(t);
 	assert_int_equal(
-		run("git -C '%s' fsck --full --no-progress --no-dangling "
-		    "2>/dev/null",
-		    fx->gitdir),
+		helper_run(
+			"git -C '%s' fsck --full --no-progress --no-dangling "
+			"2>/dev/null",
+			fx->gitdir),
 		0);
 	/* the same pack again: the same names, still one pack */
 	assert_int_equal(packwrite(fx->gitdir, objs, 2), 0);
