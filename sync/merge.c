@@ -413,6 +413,24 @@ static int raw_diff(
 	char *path,
 	size_t plen);
 
+/*
+ * Append name (and '/' for a folder) to path[0..plen); the new length, or
+ * 0 with the error set when it does not fit path's 4096 bytes.
+ */
+static size_t
+path_push(char *path, size_t plen, const char *name, size_t len, int folder)
+{
+	if (plen + len + 2 > 4096) {
+		error_set(ERROR_INVALID, "path too long");
+		return 0;
+	}
+	memcpy(path + plen, name, len);
+	if (folder)
+		path[plen + len++] = '/';
+	path[plen + len] = '\0';
+	return plen + len;
+}
+
 /* Entry e (under path), present on one side only: its files. */
 static int one_side(
 	struct fchanges *out,
@@ -422,23 +440,21 @@ static int one_side(
 	char *path,
 	size_t plen)
 {
+	size_t len = path_push(
+		path, plen, e->name, e->len, e->mode == GIT_FILEMODE_TREE);
 	git_oid id;
 	int error;
 
-	if (plen + e->len + 2 > 4096)
-		return error_set(ERROR_INVALID, "path too long");
-	memcpy(path + plen, e->name, e->len);
-	path[plen + e->len] = '\0';
+	if (!len)
+		return ERROR_INVALID;
 	if (e->mode != GIT_FILEMODE_TREE) {
 		error = add_change(
 			out, path, is_old ? e : NULL, is_old ? NULL : e);
 	} else {
-		path[plen + e->len] = '/';
-		path[plen + e->len + 1] = '\0';
 		git_oid_fromraw(&id, e->id);
 		error = raw_diff(
 			out, odb, is_old ? &id : NULL, is_old ? NULL : &id,
-			path, plen + e->len + 1);
+			path, len);
 	}
 	path[plen] = '\0';
 	return error;
@@ -461,6 +477,7 @@ static int raw_diff(
 	struct rtree ta, tb;
 	struct rawent ea, eb;
 	git_oid ia, ib;
+	size_t len;
 	int ha, hb, cmp, error;
 
 	if ((error = rtree_open(&ta, odb, a)) < 0)
@@ -494,28 +511,18 @@ static int raw_diff(
 		} else if (
 			ea.mode != eb.mode ||
 			memcmp(ea.id, eb.id, GIT_OID_RAWSZ) != 0) {
-			if (plen + ea.len + 2 > 4096) {
-				error = error_set(
-					ERROR_INVALID, "path too long");
+			/* same name, so both folders or both files: a
+			 * folder's name sorts as "name/" */
+			if (!(len = path_push(
+				      path, plen, ea.name, ea.len,
+				      ea.mode == GIT_FILEMODE_TREE))) {
+				error = ERROR_INVALID;
 				goto done;
 			}
-			memcpy(path + plen, ea.name, ea.len);
-			path[plen + ea.len] = '\0';
-			if (ea.mode == GIT_FILEMODE_TREE &&
-			    eb.mode == GIT_FILEMODE_TREE) {
-				path[plen + ea.len] = '/';
-				path[plen + ea.len + 1] = '\0';
+			if (ea.mode == GIT_FILEMODE_TREE) {
 				git_oid_fromraw(&ia, ea.id);
 				git_oid_fromraw(&ib, eb.id);
-				error = raw_diff(
-					out, odb, &ia, &ib, path,
-					plen + ea.len + 1);
-			} else if (
-				ea.mode == GIT_FILEMODE_TREE ||
-				eb.mode == GIT_FILEMODE_TREE) {
-				/* not reached: a folder sorts as "name/" */
-				error = error_set(
-					ERROR_INVALID, "malformed tree");
+				error = raw_diff(out, odb, &ia, &ib, path, len);
 			} else {
 				error = add_change(out, path, &ea, &eb);
 			}
