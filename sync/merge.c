@@ -1456,13 +1456,6 @@ sink_write(git_oid *out, struct blobsink *s, const char *buf, size_t len)
 	return sink_add(s, GIT_OBJECT_BLOB, out, buf, len);
 }
 
-static int pw_cmp(const void *a, const void *b)
-{
-	return memcmp(
-		((const struct packwrite_obj *)a)->id,
-		((const struct packwrite_obj *)b)->id, PACKWRITE_OID_LEN);
-}
-
 /* Write the queued blobs into the repository as one pack. */
 static int sink_flush(struct blobsink *s)
 {
@@ -1472,7 +1465,7 @@ static int sink_flush(struct blobsink *s)
 	if (!s->n)
 		return 0;
 	/* the same merged text twice is one object */
-	qsort(s->v, s->n, sizeof(*s->v), pw_cmp);
+	qsort(s->v, s->n, sizeof(*s->v), packwrite_cmp);
 	for (i = 1, k = 1; i < s->n; i++) {
 		if (memcmp(s->v[i].id, s->v[k - 1].id, PACKWRITE_OID_LEN) == 0)
 			free((void *)s->v[i].data);

@@ -72,7 +72,7 @@ static int add32(struct grow *g, uint32_t v)
 	return put(g, b, 4);
 }
 
-static int obj_cmp(const void *a, const void *b)
+int packwrite_cmp(const void *a, const void *b)
 {
 	return memcmp(
 		((const struct packwrite_obj *)a)->id,
@@ -167,7 +167,7 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 	if ((size_t)snprintf(dir, sizeof(dir), "%sobjects/pack", gitdir) >=
 	    sizeof(dir))
 		return error_set(ERROR_GENERIC, "path too long: '%s'", gitdir);
-	qsort(objs, n, sizeof(*objs), obj_cmp);
+	qsort(objs, n, sizeof(*objs), packwrite_cmp);
 	if (!(crc = calloc(n, sizeof(*crc))) ||
 	    !(off = calloc(n, sizeof(*off)))) {
 		error = error_nomem();

@@ -31,6 +31,9 @@ struct packwrite_obj {
 	size_t len;
 };
 
+/* qsort order of objects by id (packwrite's, for callers that dedupe). */
+int packwrite_cmp(const void *a, const void *b);
+
 /*
  * Write objs[0..n) (n > 0, no id twice; reordered by id) as a pack of
  * gitdir (ending in '/').  0, or a negative ERROR_* with nothing left
