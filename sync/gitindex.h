@@ -83,4 +83,15 @@ int gitindex_lookup(
  */
 int gitindex_recover(const char *gitdir);
 
+/*
+ * Begin checking the checksum of gitdir's index on a thread of its own,
+ * when it is large (1 MB or more), so that the next gitindex call finds
+ * it checked; gitindex_precheck_wait (which every gitindex call makes
+ * first) waits for the thread and takes its verdict.  Nothing happens if
+ * the index cannot be read: the call that needs it reports that.
+ */
+void gitindex_precheck(const char *gitdir);
+
+void gitindex_precheck_wait(void);
+
 #endif

@@ -2919,6 +2919,8 @@ int syncmerge_commit(
 			"--abort) first");
 		goto done;
 	}
+	/* the index's checksum, checked meanwhile on the idle core */
+	gitindex_precheck(git_repository_path(git));
 	git_oid_fromstr(&ours, head.id);
 	snprintf(out->commit, sizeof(out->commit), "%s", head.id);
 	if (git_oid_equal(&ours, theirs) ||
@@ -3055,6 +3057,7 @@ int syncmerge_commit(
 done:
 	if (journal && !moved)
 		commit_journal_drop(repo); /* the branch did not move */
+	gitindex_precheck_wait();
 	free(msg);
 	free(revoked);
 	fchanges_release(&ch);

@@ -465,6 +465,66 @@ static void test_gitindex__damage_after_own_write_caught(void **state)
 	assert_slow_unchanged(fx, "actions/P3/P3-A2.yaml", GITINDEX_SLOW);
 }
 
+/*
+ * The checksum checked on a thread while the caller goes on (as a merge
+ * does): a damaged index is still left to libgit2, and a good one read.
+ */
+static void test_gitindex__precheck_catches_damage(void **state)
+{
+	struct fx *fx = *state;
+	const char *p = "plan.yaml";
+	struct gitindex_entry e;
+	struct timespec mt;
+	int conflicts, fd;
+
+	libgit2_index(fx);
+	setenv("PLANSYNC_TEST_PRECHECK_ANY", "1", 1);
+	gitindex_precheck(fx->gitdir);
+	assert_int_equal(
+		gitindex_lookup(&e, &conflicts, &mt, fx->gitdir, &p, 1), 0);
+	assert_int_equal(e.found, 1);
+	sleep(1); /* a later mtime, whatever the clock's grain */
+	fd = open(fx->index, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\x7f", 1, 12 + 62 + 8 + 9), 1);
+	close(fd);
+	gitindex_precheck(fx->gitdir);
+	assert_int_equal(
+		gitindex_lookup(&e, &conflicts, &mt, fx->gitdir, &p, 1),
+		GITINDEX_SLOW);
+	gitindex_precheck(fx->gitdir);
+	assert_slow_unchanged(fx, "actions/P2/P2-A1.yaml", GITINDEX_SLOW);
+	gitindex_precheck_wait();
+	unsetenv("PLANSYNC_TEST_PRECHECK_ANY");
+}
+
+/* An index replaced while its check runs is checked again. */
+static void test_gitindex__precheck_of_replaced_index(void **state)
+{
+	struct fx *fx = *state;
+	const char *p = "plan.yaml";
+	struct gitindex_entry e;
+	struct timespec mt;
+	char *buf, tmp[400];
+	size_t len;
+	int conflicts;
+
+	libgit2_index(fx);
+	setenv("PLANSYNC_TEST_PRECHECK_ANY", "1", 1);
+	gitindex_precheck(fx->gitdir);
+	/* the same bytes, one flipped, as a new file renamed over it */
+	buf = read_index(fx, &len);
+	buf[12 + 62 + 8 + 9] ^= 0x40;
+	snprintf(tmp, sizeof(tmp), "%s.new", fx->index);
+	assert_int_equal(fsutil_write_atomic(tmp, buf, len, 0644), 0);
+	assert_int_equal(rename(tmp, fx->index), 0);
+	free(buf);
+	assert_int_equal(
+		gitindex_lookup(&e, &conflicts, &mt, fx->gitdir, &p, 1),
+		GITINDEX_SLOW);
+	unsetenv("PLANSYNC_TEST_PRECHECK_ANY");
+}
+
 static void test_gitindex__git_lock_left_alone(void **state)
 {
 	struct fx *fx = *state;
@@ -721,6 +781,12 @@ int main(void)
 			test_gitindex__drops_git_extensions, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__damaged_index_left_alone, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__precheck_catches_damage, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__precheck_of_replaced_index, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__damage_after_own_write_caught, setup,
