@@ -405,9 +405,81 @@ static int add_change(
 	return 0;
 }
 
+/*
+ * Trees a diff read, kept for the merged tree's build: it starts from
+ * ours' folders, which the diffs of the base against each side have just
+ * read (ours' own where ours changed them, else the base's, the same
+ * objects), and reading a 40 KB folder again costs a delta rebuild and a
+ * copy.  keep_a and keep_b say which side of a diff to keep.
+ */
+struct treememo {
+	struct kept_tree {
+		git_oid id;
+		git_odb_object *obj;
+	} * v;
+	size_t n, cap;
+	int keep_a, keep_b, sorted;
+};
+
+static int memo_add(struct treememo *m, const git_oid *id, git_odb_object *obj)
+{
+	struct kept_tree *grown;
+
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 64;
+
+		if (!(grown = realloc(m->v, cap * sizeof(*grown))))
+			return error_nomem();
+		m->v = grown;
+		m->cap = cap;
+	}
+	git_oid_cpy(&m->v[m->n].id, id);
+	git_odb_object_dup(&m->v[m->n].obj, obj);
+	m->n++;
+	m->sorted = 0;
+	return 0;
+}
+
+static int kept_cmp(const void *a, const void *b)
+{
+	return git_oid_cmp(
+		&((const struct kept_tree *)a)->id,
+		&((const struct kept_tree *)b)->id);
+}
+
+/* Tree id from the memo (a new reference), or NULL. */
+static git_odb_object *memo_get(struct treememo *m, const git_oid *id)
+{
+	struct kept_tree key, *hit;
+	git_odb_object *obj;
+
+	if (!m || !m->n)
+		return NULL;
+	if (!m->sorted) {
+		qsort(m->v, m->n, sizeof(*m->v), kept_cmp);
+		m->sorted = 1;
+	}
+	git_oid_cpy(&key.id, id);
+	if (!(hit = bsearch(&key, m->v, m->n, sizeof(*m->v), kept_cmp)))
+		return NULL;
+	git_odb_object_dup(&obj, hit->obj);
+	return obj;
+}
+
+static void memo_release(struct treememo *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		git_odb_object_free(m->v[i].obj);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
 static int raw_diff(
 	struct fchanges *out,
 	git_odb *odb,
+	struct treememo *memo,
 	const git_oid *a,
 	const git_oid *b,
 	char *path,
@@ -435,6 +507,7 @@ path_push(char *path, size_t plen, const char *name, size_t len, int folder)
 static int one_side(
 	struct fchanges *out,
 	git_odb *odb,
+	struct treememo *memo,
 	const struct rawent *e,
 	int is_old,
 	char *path,
@@ -453,8 +526,8 @@ static int one_side(
 	} else {
 		git_oid_fromraw(&id, e->id);
 		error = raw_diff(
-			out, odb, is_old ? &id : NULL, is_old ? NULL : &id,
-			path, len);
+			out, odb, memo, is_old ? &id : NULL,
+			is_old ? NULL : &id, path, len);
 	}
 	path[plen] = '\0';
 	return error;
@@ -469,6 +542,7 @@ static int one_side(
 static int raw_diff(
 	struct fchanges *out,
 	git_odb *odb,
+	struct treememo *memo,
 	const git_oid *a,
 	const git_oid *b,
 	char *path,
@@ -486,6 +560,11 @@ static int raw_diff(
 		rtree_close(&ta);
 		return error;
 	}
+	if (memo && ((memo->keep_a && ta.obj &&
+		      (error = memo_add(memo, a, ta.obj)) < 0) ||
+		     (memo->keep_b && tb.obj &&
+		      (error = memo_add(memo, b, tb.obj)) < 0)))
+		goto done;
 	if ((ha = rtree_next(&ea, &ta)) < 0 ||
 	    (hb = rtree_next(&eb, &tb)) < 0) {
 		error = ha < 0 ? ha : hb;
@@ -501,12 +580,12 @@ static int raw_diff(
 				ea.name, ea.len, ea.mode == GIT_FILEMODE_TREE,
 				eb.name, eb.len, eb.mode == GIT_FILEMODE_TREE);
 		if (cmp < 0) {
-			if ((error = one_side(out, odb, &ea, 1, path, plen)) <
-			    0)
+			if ((error = one_side(
+				     out, odb, memo, &ea, 1, path, plen)) < 0)
 				goto done;
 		} else if (cmp > 0) {
-			if ((error = one_side(out, odb, &eb, 0, path, plen)) <
-			    0)
+			if ((error = one_side(
+				     out, odb, memo, &eb, 0, path, plen)) < 0)
 				goto done;
 		} else if (
 			ea.mode != eb.mode ||
@@ -522,7 +601,8 @@ static int raw_diff(
 			if (ea.mode == GIT_FILEMODE_TREE) {
 				git_oid_fromraw(&ia, ea.id);
 				git_oid_fromraw(&ib, eb.id);
-				error = raw_diff(out, odb, &ia, &ib, path, len);
+				error = raw_diff(
+					out, odb, memo, &ia, &ib, path, len);
 			} else {
 				error = add_change(out, path, &ea, &eb);
 			}
@@ -545,9 +625,16 @@ done:
 	return error;
 }
 
-/* The files that differ between trees a and b (either may be NULL). */
-static int
-diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
+/*
+ * The files that differ between trees a and b (either may be NULL),
+ * keeping in memo (when not NULL) the trees it asks for.
+ */
+static int diff_keep(
+	struct fchanges *out,
+	git_repository *git,
+	struct treememo *memo,
+	git_tree *a,
+	git_tree *b)
 {
 	char path[4096] = "";
 	git_odb *odb = NULL;
@@ -556,12 +643,19 @@ diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
 	if ((rc = git_repository_odb(&odb, git)) < 0)
 		return git_fail(rc, "cannot open the object database");
 	error = raw_diff(
-		out, odb, a ? git_tree_id(a) : NULL, b ? git_tree_id(b) : NULL,
-		path, 0);
+		out, odb, memo, a ? git_tree_id(a) : NULL,
+		b ? git_tree_id(b) : NULL, path, 0);
 	git_odb_free(odb);
 	if (error == 0 && out->n)
 		qsort(out->v, out->n, sizeof(*out->v), fchange_cmp);
 	return error;
+}
+
+/* The files that differ between trees a and b (either may be NULL). */
+static int
+diff_trees(struct fchanges *out, git_repository *git, git_tree *a, git_tree *b)
+{
+	return diff_keep(out, git, NULL, a, b);
 }
 
 /* ---- who last changed a field on a side ---------------------------------- */
@@ -1547,6 +1641,7 @@ static int raw_tree_at(
 	git_oid *out,
 	int *out_empty,
 	git_odb *odb,
+	struct treememo *memo,
 	struct blobsink *sink,
 	struct fchanges *rec,
 	const git_oid *base,
@@ -1565,7 +1660,8 @@ static int raw_tree_at(
 
 	memset(&e, 0, sizeof(e));
 	if (base) {
-		if ((rc = git_odb_read(&obj, odb, base)) < 0) {
+		if (!(obj = memo_get(memo, base)) &&
+		    (rc = git_odb_read(&obj, odb, base)) < 0) {
 			error = git_fail(rc, "cannot read a tree");
 			goto done;
 		}
@@ -1658,7 +1754,7 @@ static int raw_tree_at(
 		if (cmp == 0)
 			git_oid_fromraw(&bid, span - GIT_OID_RAWSZ);
 		if ((error = raw_tree_at(
-			     &sub, &empty, odb, sink, rec,
+			     &sub, &empty, odb, memo, sink, rec,
 			     cmp == 0 ? &bid : NULL, t + i, j - i,
 			     skip + len + 1)) != 0)
 			goto done;
@@ -1696,6 +1792,7 @@ done:
 static int build_merged_tree(
 	git_oid *out,
 	git_repository *git,
+	struct treememo *memo,
 	struct blobsink *sink,
 	struct fchanges *rec,
 	int *have_rec,
@@ -1711,7 +1808,7 @@ static int build_merged_tree(
 	error = getenv("PLANSYNC_TEST_TREE_LIBGIT2") ?
 			RAWTREE_SLOW :
 			raw_tree_at(
-				out, &empty, sink->odb, sink, rec,
+				out, &empty, sink->odb, memo, sink, rec,
 				git_tree_id(ours), t->v, t->n, 0);
 	if (error != RAWTREE_SLOW) {
 		if (error == 0 && rec && rec->n)
@@ -2084,6 +2181,7 @@ static int merge_trees(
 	static const char *const none[1] = { "" };
 	struct whostate st;
 	struct blobsink sink;
+	struct treememo memo;
 	struct merge_ctx ctx;
 	char **interest = NULL, **taken = NULL;
 	size_t ninterest = 0, icap = 0, ntaken = 0, njobs = 0, ntops = 0;
@@ -2096,6 +2194,7 @@ static int merge_trees(
 	*have_rec = 0;
 	memset(&st, 0, sizeof(st));
 	memset(&sink, 0, sizeof(sink));
+	memset(&memo, 0, sizeof(memo));
 	memset(S, 0, sizeof(*S));
 	fast_reads(1);
 
@@ -2112,9 +2211,13 @@ static int merge_trees(
 		error = git_fail(rc, "cannot read the commits to merge");
 		goto done;
 	}
-	error = diff_trees(&O, git, bt, ot);
+	/* ours' folders, for the build (see struct treememo) */
+	memo.keep_b = 1;
+	error = diff_keep(&O, git, &memo, bt, ot);
+	memo.keep_a = 1;
+	memo.keep_b = 0;
 	if (error == 0)
-		error = diff_trees(&T, git, bt, tt);
+		error = diff_keep(&T, git, &memo, bt, tt);
 	if (error < 0)
 		goto done;
 	if (!(jobs = calloc(O.n < T.n ? O.n + 1 : T.n + 1, sizeof(*jobs)))) {
@@ -2352,7 +2455,7 @@ static int merge_trees(
 			goto done;
 		}
 	if ((error = build_merged_tree(
-		     out_tree, git, &sink, rec, have_rec, ot, &out)) < 0)
+		     out_tree, git, &memo, &sink, rec, have_rec, ot, &out)) < 0)
 		goto done;
 	if ((error = sink_flush(&sink)) < 0)
 		goto done;
@@ -2372,6 +2475,7 @@ done:
 	doc_free(tmp);
 	whostate_release(&st);
 	sink_close(&sink);
+	memo_release(&memo);
 	free_strv(interest, ninterest);
 	free_strv(taken, ntaken);
 	tchanges_release(&out);
