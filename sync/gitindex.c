@@ -487,8 +487,16 @@ void gitindex_precheck(const char *gitdir)
 	close(fd);
 	if (map == MAP_FAILED)
 		return;
-	pre.map = map;
 	pre.size = (size_t)pre.st.st_size;
+	/* no check to make: the file gitindex wrote last, or checked */
+	if (stamp_matches(
+		    gitdir, &pre.st,
+		    (unsigned char *)map + pre.size - SHA1_LEN) ||
+	    same_checked(&pre.st, (unsigned char *)map + pre.size - SHA1_LEN)) {
+		munmap(map, pre.size);
+		return;
+	}
+	pre.map = map;
 	pre.ok = 0;
 	if (pthread_create(&pre.th, NULL, precheck_run, NULL) != 0) {
 		munmap(map, pre.size);
