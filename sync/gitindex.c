@@ -412,6 +412,18 @@ static int same_checked(const struct stat *st, const unsigned char *sum)
 	       memcmp(checked.sum, sum, SHA1_LEN) == 0;
 }
 
+/* The file of st, ending in checksum sum, as checked. */
+static void mark_checked(const struct stat *st, const unsigned char *sum)
+{
+	checked.set = 1;
+	checked.dev = st->st_dev;
+	checked.ino = st->st_ino;
+	checked.size = st->st_size;
+	checked.mtime = st->st_mtim;
+	checked.ctime = st->st_ctim;
+	memcpy(checked.sum, sum, SHA1_LEN);
+}
+
 /*
  * The checksum of a large index checked on a thread of its own while the
  * caller goes on (gitindex_precheck), its verdict taken into `checked`
@@ -451,15 +463,8 @@ void gitindex_precheck_wait(void)
 		return;
 	pthread_join(pre.th, NULL);
 	pre.running = 0;
-	if (pre.ok) {
-		checked.set = 1;
-		checked.dev = pre.st.st_dev;
-		checked.ino = pre.st.st_ino;
-		checked.size = pre.st.st_size;
-		checked.mtime = pre.st.st_mtim;
-		checked.ctime = pre.st.st_ctim;
-		memcpy(checked.sum, pre.map + pre.size - SHA1_LEN, SHA1_LEN);
-	}
+	if (pre.ok)
+		mark_checked(&pre.st, pre.map + pre.size - SHA1_LEN);
 	munmap((void *)pre.map, pre.size);
 	pre.map = NULL;
 }
@@ -520,13 +525,7 @@ static int checksum_holds(const struct index *ix)
 	sha1_final(sum, &ctx);
 	if (memcmp(sum, end, SHA1_LEN) != 0)
 		return 0;
-	checked.set = 1;
-	checked.dev = ix->st.st_dev;
-	checked.ino = ix->st.st_ino;
-	checked.size = ix->st.st_size;
-	checked.mtime = ix->st.st_mtim;
-	checked.ctime = ix->st.st_ctim;
-	memcpy(checked.sum, sum, SHA1_LEN);
+	mark_checked(&ix->st, sum);
 	return 1;
 }
 
