@@ -3023,13 +3023,14 @@ int syncmerge_commit(
 			"--abort) first");
 		goto done;
 	}
-	/* the index's checksum, checked meanwhile on the idle core */
-	gitindex_precheck(git_repository_path(git));
 	git_oid_fromstr(&ours, head.id);
 	snprintf(out->commit, sizeof(out->commit), "%s", head.id);
 	if (git_oid_equal(&ours, theirs) ||
 	    git_graph_descendant_of(git, &ours, theirs) == 1)
 		goto done;
+	/* the index's checksum, checked meanwhile on the idle core (not
+	 * when up to date: nothing then reads the index) */
+	gitindex_precheck(git_repository_path(git));
 	/* Every commit theirs brings, checked before anything is written. */
 	error = verify_partners_at(&local, git, &ours);
 	if (error == ERROR_NOTFOUND) {
