@@ -4,6 +4,7 @@
 #include "verify.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1032,9 +1033,16 @@ done:
 #define BATCH 256 /* commits read ahead, their signatures checked at once */
 #define MAX_THREADS 8
 
+/*
+ * The jobs go to whichever thread is free next, not in fixed shares: a
+ * thread that loses its core for a while (to the index check or the heap
+ * warming a merge runs alongside, or to another program) then leaves
+ * its work to the others instead of holding them all up at the join.
+ */
 struct crypto_share {
 	struct job *jobs;
-	size_t n, first, step;
+	size_t n;
+	atomic_size_t next;
 };
 
 static void *crypto_worker(void *arg)
@@ -1042,7 +1050,7 @@ static void *crypto_worker(void *arg)
 	struct crypto_share *s = arg;
 	size_t i;
 
-	for (i = s->first; i < s->n; i += s->step)
+	while ((i = atomic_fetch_add(&s->next, 1)) < s->n)
 		job_crypto(&s->jobs[i]);
 	return NULL;
 }
@@ -1051,29 +1059,19 @@ static void *crypto_worker(void *arg)
 static void run_crypto(struct job *jobs, size_t n, size_t nthreads)
 {
 	pthread_t th[MAX_THREADS];
-	struct crypto_share share[MAX_THREADS];
+	struct crypto_share share;
 	int started[MAX_THREADS];
 	size_t k;
 
 	if (nthreads > n / 8)
 		nthreads = n / 8; /* not worth a thread for a few */
-	if (nthreads < 2) {
-		for (k = 0; k < n; k++)
-			job_crypto(&jobs[k]);
-		return;
-	}
-	for (k = 0; k < nthreads; k++) {
-		share[k].jobs = jobs;
-		share[k].n = n;
-		share[k].first = k;
-		share[k].step = nthreads;
-		started[k] = k > 0 && pthread_create(
-					      &th[k], NULL, crypto_worker,
-					      &share[k]) == 0;
-	}
-	for (k = 0; k < nthreads; k++)
-		if (!started[k])
-			crypto_worker(&share[k]);
+	share.jobs = jobs;
+	share.n = n;
+	atomic_init(&share.next, 0);
+	for (k = 1; k < nthreads; k++)
+		started[k] = pthread_create(
+				     &th[k], NULL, crypto_worker, &share) == 0;
+	crypto_worker(&share);
 	for (k = 1; k < nthreads; k++)
 		if (started[k])
 			pthread_join(th[k], NULL);
