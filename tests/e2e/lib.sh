@@ -12,6 +12,8 @@ export GIT_CONFIG_NOSYSTEM=1
 export NO_COLOR=1
 # every merge also diffs its trees to check the changes it recorded
 export PLANSYNC_TEST_CHECK_CHANGES=1
+# and warms its heap on a thread, whatever the index's size
+export PLANSYNC_TEST_WARM_ANY=1
 unset PLANSYNC_PASSPHRASE EDITOR VISUAL
 mkdir -p "$HOME"
 git config --global user.name "plansync tests"
