@@ -413,7 +413,8 @@ static int add_change(
  * ours' folders, which the diffs of the base against each side have just
  * read (ours' own where ours changed them, else the base's, the same
  * objects), and reading a 40 KB folder again costs a delta rebuild and a
- * copy.  keep_a and keep_b say which side of a diff to keep.
+ * copy; and theirs' folders, which the build compares its result with.
+ * keep_a and keep_b say which side of a diff to keep.
  */
 struct treememo {
 	struct kept_tree {
@@ -1640,6 +1641,47 @@ static int bytes_entry(
  * rec, as diff_trees would list it.  RAWTREE_SLOW for what libgit2 must
  * do.
  */
+/* theirs' entries, walked beside ours' by raw_tree_at */
+struct tcursor {
+	git_odb_object *obj; /* NULL: theirs' tree is not known here */
+	const unsigned char *p, *end;
+	struct rawent e;
+	int have;
+};
+
+/* A cursor on theirs' tree `theirs` if the memo holds it (never read). */
+static void
+tcursor_open(struct tcursor *c, struct treememo *memo, const git_oid *theirs)
+{
+	memset(c, 0, sizeof(*c));
+	if (!theirs || !(c->obj = memo_get(memo, theirs)))
+		return;
+	c->p = git_odb_object_data(c->obj);
+	c->end = c->p + git_odb_object_size(c->obj);
+	c->have = git_odb_object_type(c->obj) == GIT_OBJECT_TREE &&
+		  c->p < c->end && raw_next(&c->e, &c->p, c->end) == 0;
+}
+
+/*
+ * Theirs' folder name (asked in tree order) into *out; NULL if theirs has
+ * none or is not known.
+ */
+static const git_oid *
+tcursor_folder(git_oid *out, struct tcursor *c, const char *name, size_t len)
+{
+	int cmp = 1;
+
+	while (c->have &&
+	       (cmp = entry_order(
+			c->e.name, c->e.len, c->e.mode == GIT_FILEMODE_TREE,
+			name, len, 1)) < 0)
+		c->have = c->p < c->end && raw_next(&c->e, &c->p, c->end) == 0;
+	if (!c->have || cmp != 0 || c->e.mode != GIT_FILEMODE_TREE)
+		return NULL;
+	git_oid_fromraw(out, c->e.id);
+	return out;
+}
+
 static int raw_tree_at(
 	git_oid *out,
 	int *out_empty,
@@ -1648,20 +1690,23 @@ static int raw_tree_at(
 	struct blobsink *sink,
 	struct fchanges *rec,
 	const git_oid *base,
+	const git_oid *theirs,
 	const struct tchange *t,
 	size_t n,
 	size_t skip)
 {
+	struct tcursor tc;
 	git_odb_object *obj = NULL;
 	struct bytes b = { NULL, 0, 0 };
 	const unsigned char *p = NULL, *end = NULL, *span, *at;
 	struct rawent e, was, now;
-	git_oid sub, bid;
+	git_oid sub, bid, tid;
 	const char *rel = NULL, *slash;
 	size_t i = 0, j, len = 0;
 	int rc, error = 0, have, cmp, dir = 0, empty;
 
 	memset(&e, 0, sizeof(e));
+	tcursor_open(&tc, memo, theirs);
 	if (base) {
 		if (!(obj = memo_get(memo, base)) &&
 		    (rc = git_odb_read(&obj, odb, base)) < 0) {
@@ -1758,7 +1803,8 @@ static int raw_tree_at(
 			git_oid_fromraw(&bid, span - GIT_OID_RAWSZ);
 		if ((error = raw_tree_at(
 			     &sub, &empty, odb, memo, sink, rec,
-			     cmp == 0 ? &bid : NULL, t + i, j - i,
+			     cmp == 0 ? &bid : NULL,
+			     tcursor_folder(&tid, &tc, rel, len), t + i, j - i,
 			     skip + len + 1)) != 0)
 			goto done;
 		if (!empty &&
@@ -1770,6 +1816,14 @@ static int raw_tree_at(
 	if (span && (error = bytes_put(&b, span, (size_t)(p - span))) < 0)
 		goto done;
 	*out_empty = b.n == 0;
+	/* Theirs' folder to the byte (the merge took theirs' side of it, as
+	 * where only theirs changed it): theirs' id, not hashed again.  The
+	 * hash is libgit2's collision-detecting SHA-1, ~75 us per 40 KB. */
+	if (tc.obj && git_odb_object_size(tc.obj) == b.n &&
+	    (b.n == 0 || memcmp(git_odb_object_data(tc.obj), b.p, b.n) == 0)) {
+		git_oid_cpy(out, theirs);
+		goto done;
+	}
 	if ((rc = git_odb_hash(
 		     out, b.p ? (void *)b.p : (void *)"", b.n,
 		     GIT_OBJECT_TREE)) < 0) {
@@ -1782,6 +1836,7 @@ static int raw_tree_at(
 done:
 	free(b.p);
 	git_odb_object_free(obj);
+	git_odb_object_free(tc.obj);
 	return error;
 }
 
@@ -1800,6 +1855,7 @@ static int build_merged_tree(
 	struct fchanges *rec,
 	int *have_rec,
 	const git_tree *ours,
+	const git_tree *theirs,
 	const struct tchanges *t)
 {
 	struct commit_tree_change *ch = NULL;
@@ -1812,7 +1868,8 @@ static int build_merged_tree(
 			RAWTREE_SLOW :
 			raw_tree_at(
 				out, &empty, sink->odb, memo, sink, rec,
-				git_tree_id(ours), t->v, t->n, 0);
+				git_tree_id(ours), git_tree_id(theirs), t->v,
+				t->n, 0);
 	if (error != RAWTREE_SLOW) {
 		if (error == 0 && rec && rec->n)
 			qsort(rec->v, rec->n, sizeof(*rec->v), fchange_cmp);
@@ -2217,8 +2274,8 @@ static int merge_trees(
 	/* ours' folders, for the build (see struct treememo) */
 	memo.keep_b = 1;
 	error = diff_keep(&O, git, &memo, bt, ot);
-	memo.keep_a = 1;
-	memo.keep_b = 0;
+	memo.keep_a = 1; /* (theirs' too: raw_tree_at compares with them) */
+	memo.keep_b = 1;
 	if (error == 0)
 		error = diff_keep(&T, git, &memo, bt, tt);
 	if (error < 0)
@@ -2458,7 +2515,8 @@ static int merge_trees(
 			goto done;
 		}
 	if ((error = build_merged_tree(
-		     out_tree, git, &memo, &sink, rec, have_rec, ot, &out)) < 0)
+		     out_tree, git, &memo, &sink, rec, have_rec, ot, tt,
+		     &out)) < 0)
 		goto done;
 	if ((error = sink_flush(&sink)) < 0)
 		goto done;
@@ -2928,13 +2986,6 @@ static int partners_blob(git_oid *out, git_tree *tree)
 }
 
 /*
- * Every tree read (libgit2 applies each delta of its chain into a fresh
- * buffer) allocates and frees tens to hundreds of KiB: by default glibc
- * hands those back to the kernel (trim, or mmap for 128 KiB and more) and
- * the next read faults in zeroed pages again, a tenth of a merge's time.
- * Keep freed memory in the process instead.
- */
-/*
  * For the tests (PLANSYNC_TEST_CHECK_CHANGES, set by tests/e2e/lib.sh):
  * the changes the tree builder recorded are those a diff of the trees
  * lists.
@@ -2975,6 +3026,13 @@ static int check_changes(
 	return error;
 }
 
+/*
+ * Every tree read (libgit2 applies each delta of its chain into a fresh
+ * buffer) allocates and frees tens to hundreds of KiB: by default glibc
+ * hands those back to the kernel (trim, or mmap for 128 KiB and more) and
+ * the next read faults in zeroed pages again, a tenth of a merge's time.
+ * Keep freed memory in the process instead.
+ */
 static void keep_heap(void)
 {
 #ifdef __GLIBC__
@@ -2995,7 +3053,7 @@ static void keep_heap(void)
  * PLANSYNC_TEST_WARM_ANY is set: tests/test_syncmerge.c's merges all
  * run alongside it so, under the sanitizers too).
  *
- * A block is taken from malloc and given straight back: kept_heap's
+ * A block is taken from malloc and given straight back: keep_heap's
  * thresholds keep it in the heap for the merge's own allocations, and
  * MADV_POPULATE_WRITE (Linux 5.14) only maps pages, never writes to
  * them, so it may run on while the block is in use.  Where it is
@@ -3111,8 +3169,8 @@ int syncmerge_commit(
 	if (git_oid_equal(&ours, theirs) ||
 	    git_graph_descendant_of(git, &ours, theirs) == 1)
 		goto done;
-	/* the index's checksum, checked meanwhile on the idle core (not
-	 * when up to date: nothing then reads the index) */
+	/* the heap warmed and the index's checksum checked meanwhile on
+	 * the idle core (not when up to date: nothing then reads them) */
 	heap_warm(git);
 	gitindex_precheck(git_repository_path(git));
 	/* Every commit theirs brings, checked before anything is written. */
