@@ -1632,15 +1632,6 @@ static int bytes_entry(
 	return bytes_put(b, id, GIT_OID_RAWSZ);
 }
 
-/*
- * The tree of folder `base` (NULL: none) with the changes t[0..n), all
- * under the folder of their first `skip` bytes and sorted: the base's
- * bytes are copied between the changes, changed subfolders built the
- * same way, and every new tree queued in the sink.  *out_empty tells the
- * caller to drop the folder.  Each file that really changes is added to
- * rec, as diff_trees would list it.  RAWTREE_SLOW for what libgit2 must
- * do.
- */
 /* theirs' entries, walked beside ours' by raw_tree_at */
 struct tcursor {
 	git_odb_object *obj; /* NULL: theirs' tree is not known here */
@@ -1656,10 +1647,14 @@ tcursor_open(struct tcursor *c, struct treememo *memo, const git_oid *theirs)
 	memset(c, 0, sizeof(*c));
 	if (!theirs || !(c->obj = memo_get(memo, theirs)))
 		return;
+	if (git_odb_object_type(c->obj) != GIT_OBJECT_TREE) {
+		git_odb_object_free(c->obj);
+		c->obj = NULL;
+		return;
+	}
 	c->p = git_odb_object_data(c->obj);
 	c->end = c->p + git_odb_object_size(c->obj);
-	c->have = git_odb_object_type(c->obj) == GIT_OBJECT_TREE &&
-		  c->p < c->end && raw_next(&c->e, &c->p, c->end) == 0;
+	c->have = c->p < c->end && raw_next(&c->e, &c->p, c->end) == 0;
 }
 
 /*
@@ -1682,6 +1677,16 @@ tcursor_folder(git_oid *out, struct tcursor *c, const char *name, size_t len)
 	return out;
 }
 
+/*
+ * The tree of folder `base` (NULL: none) with the changes t[0..n), all
+ * under the folder of their first `skip` bytes and sorted: the base's
+ * bytes are copied between the changes, changed subfolders built the
+ * same way, and every new tree queued in the sink.  *out_empty tells the
+ * caller to drop the folder.  Each file that really changes is added to
+ * rec, as diff_trees would list it.  `theirs` is theirs' tree for the
+ * same folder (NULL: none or not known): a result equal to it to the byte
+ * takes its id.  RAWTREE_SLOW for what libgit2 must do.
+ */
 static int raw_tree_at(
 	git_oid *out,
 	int *out_empty,

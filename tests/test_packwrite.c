@@ -208,6 +208,98 @@ static void test_packwrite__trees_and_refusals(void **state)
 	assert_int_equal(count_pack_files(fx, ""), 2);
 }
 
+/* A tree of n entries (all naming blob), the last name longer by pad. */
+static unsigned char *
+make_tree(size_t *len, size_t n, size_t pad, const git_oid *blob)
+{
+	unsigned char *raw = malloc(n * 64 + pad + 1), *p = raw;
+	size_t i;
+
+	assert_non_null(raw);
+	for (i = 0; i < n; i++) {
+		p +=
+			sprintf((char *)p, "100644 f%06zu%.*s.yaml", i,
+				(int)(i + 1 == n ? pad : 0),
+				"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		*p++ = '\0';
+		memcpy(p, blob->id, GIT_OID_RAWSZ);
+		p += GIT_OID_RAWSZ;
+	}
+	*len = (size_t)(p - raw);
+	return raw;
+}
+
+/*
+ * Trees are stored uncompressed, in zlib's stored blocks of at most
+ * 65,535 bytes: an empty tree, one of exactly one block, one a byte over
+ * (two blocks), one of three; git and libgit2 read each back.
+ */
+static void test_packwrite__stored_trees_across_blocks(void **state)
+{
+	struct fx *fx = *state;
+	static const char text[] = "title: x\n";
+	static const size_t counts[4] = { 0, 1638, 1639, 3400 };
+	static const size_t pads[4] = { 0, 15, 0, 0 };
+	static const size_t want[4] = { 0, 65535, 65560, 136000 };
+	struct packwrite_obj objs[5];
+	unsigned char *raw[4];
+	size_t len[4], i;
+	git_oid blob, id[4];
+	git_odb *odb = NULL;
+	git_odb_object *got = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	assert_int_equal(
+		git_odb_hash(&blob, text, strlen(text), GIT_OBJECT_BLOB), 0);
+	memcpy(objs[4].id, blob.id, PACKWRITE_OID_LEN);
+	objs[4].type = GIT_OBJECT_BLOB;
+	objs[4].data = text;
+	objs[4].len = strlen(text);
+	for (i = 0; i < 4; i++) {
+		raw[i] = make_tree(&len[i], counts[i], pads[i], &blob);
+		assert_int_equal(len[i], want[i]);
+		assert_int_equal(
+			git_odb_hash(&id[i], raw[i], len[i], GIT_OBJECT_TREE),
+			0);
+		memcpy(objs[i].id, id[i].id, PACKWRITE_OID_LEN);
+		objs[i].type = GIT_OBJECT_TREE;
+		objs[i].data = raw[i];
+		objs[i].len = len[i];
+	}
+	assert_int_equal(packwrite(fx->gitdir, objs, 5), 0);
+	assert_int_equal(
+		helper_run(
+			"cd '%sobjects/pack' && git verify-pack pack-*.idx "
+			">/dev/null",
+			fx->gitdir),
+		0);
+	assert_int_equal(
+		helper_run(
+			"git -C '%s' fsck --full --no-progress --no-dangling "
+			"2>/dev/null",
+			fx->gitdir),
+		0);
+	assert_int_equal(git_repository_odb(&odb, fx->git), 0);
+	assert_int_equal(git_odb_refresh(odb), 0);
+	for (i = 0; i < 4; i++) {
+		git_oid_tostr(hex, sizeof(hex), &id[i]);
+		assert_int_equal(
+			helper_run(
+				"test \"$(git -C '%s' cat-file -s %s)\" = %zu",
+				fx->gitdir, hex, len[i]),
+			0);
+		assert_int_equal(git_odb_read(&got, odb, &id[i]), 0);
+		assert_int_equal(git_odb_object_type(got), GIT_OBJECT_TREE);
+		assert_int_equal(git_odb_object_size(got), len[i]);
+		if (len[i])
+			assert_memory_equal(
+				git_odb_object_data(got), raw[i], len[i]);
+		git_odb_object_free(got);
+		free(raw[i]);
+	}
+	git_odb_free(odb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +308,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_packwrite__trees_and_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_packwrite__stored_trees_across_blocks, setup,
+			teardown),
 	};
 	int rc;
 
