@@ -82,6 +82,55 @@ static int count_pack_files(const struct fx *fx, const char *suffix)
 	return n;
 }
 
+/*
+ * git verify-pack and git fsck --full pass, and stock git and libgit2
+ * read each of objs back: its size, type and bytes.
+ */
+static void assert_git_reads(
+	const struct fx *fx,
+	const struct packwrite_obj *objs,
+	size_t n)
+{
+	git_odb *odb = NULL;
+	git_odb_object *got = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid id;
+	size_t i;
+
+	assert_int_equal(
+		helper_run(
+			"cd '%sobjects/pack' && git verify-pack pack-*.idx "
+			">/dev/null",
+			fx->gitdir),
+		0);
+	assert_int_equal(
+		helper_run(
+			"git -C '%s' fsck --full --no-progress --no-dangling "
+			"2>/dev/null",
+			fx->gitdir),
+		0);
+	assert_int_equal(git_repository_odb(&odb, fx->git), 0);
+	assert_int_equal(git_odb_refresh(odb), 0);
+	for (i = 0; i < n; i++) {
+		git_oid_fromraw(&id, objs[i].id);
+		git_oid_tostr(hex, sizeof(hex), &id);
+		assert_int_equal(
+			helper_run(
+				"test \"$(git -C '%s' cat-file -s %s)\" = %zu",
+				fx->gitdir, hex, objs[i].len),
+			0);
+		assert_int_equal(git_odb_read(&got, odb, &id), 0);
+		assert_int_equal(git_odb_object_type(got), objs[i].type);
+		assert_int_equal(git_odb_object_size(got), objs[i].len);
+		if (objs[i].len)
+			assert_memory_equal(
+				git_odb_object_data(got), objs[i].data,
+				objs[i].len);
+		git_odb_object_free(got);
+	}
+	git_odb_free(odb);
+}
+
 #define NOBJ 12
 
 static void test_packwrite__git_reads_every_object(void **state)
@@ -92,10 +141,8 @@ static void test_packwrite__git_reads_every_object(void **state)
 					    127,  128,   2047,  2048,
 					    4000, 16383, 16384, 300000 };
 	struct packwrite_obj objs[NOBJ];
-	char *data[NOBJ], cmd[600];
+	char *data[NOBJ];
 	git_oid id[NOBJ];
-	git_odb *odb = NULL;
-	git_odb_object *got = NULL;
 	size_t i, k;
 
 	for (i = 0; i < NOBJ; i++) {
@@ -117,41 +164,9 @@ static void test_packwrite__git_reads_every_object(void **state)
 	assert_int_equal(count_pack_files(fx, ".pack"), 1);
 	assert_int_equal(count_pack_files(fx, ".idx"), 1);
 	assert_int_equal(count_pack_files(fx, ""), 2); /* no temporaries */
-	snprintf(
-		cmd, sizeof(cmd),
-		"cd '%sobjects/pack' && git verify-pack pack-*.idx >/dev/null",
-		fx->gitdir);
-	assert_int_equal(helper_run("%s", cmd), 0);
-	/* stock git reads each one back */
-	for (i = 0; i < NOBJ; i++) {
-		char hex[GIT_OID_HEXSZ + 1];
-
-		git_oid_tostr(hex, sizeof(hex), &id[i]);
-		assert_int_equal(
-			helper_run(
-				"test \"$(git -C '%s' cat-file -s %s)\" = %zu",
-				fx->gitdir, hex, sizes[i]),
-			0);
-	}
-	assert_int_equal(
-		helper_run(
-			"git -C '%s' fsck --full --no-progress --no-dangling "
-			"2>/dev/null",
-			fx->gitdir),
-		0);
-	/* libgit2 too, byte for byte */
-	assert_int_equal(git_repository_odb(&odb, fx->git), 0);
-	assert_int_equal(git_odb_refresh(odb), 0);
-	for (i = 0; i < NOBJ; i++) {
-		assert_int_equal(git_odb_read(&got, odb, &id[i]), 0);
-		assert_int_equal(git_odb_object_type(got), GIT_OBJECT_BLOB);
-		assert_int_equal(git_odb_object_size(got), sizes[i]);
-		assert_memory_equal(
-			git_odb_object_data(got), data[i], sizes[i]);
-		git_odb_object_free(got);
+	assert_git_reads(fx, objs, NOBJ);
+	for (i = 0; i < NOBJ; i++)
 		free(data[i]);
-	}
-	git_odb_free(odb);
 }
 
 static void test_packwrite__trees_and_refusals(void **state)
@@ -245,9 +260,6 @@ static void test_packwrite__stored_trees_across_blocks(void **state)
 	unsigned char *raw[4];
 	size_t len[4], i;
 	git_oid blob, id[4];
-	git_odb *odb = NULL;
-	git_odb_object *got = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
 
 	assert_int_equal(
 		git_odb_hash(&blob, text, strlen(text), GIT_OBJECT_BLOB), 0);
@@ -267,37 +279,9 @@ static void test_packwrite__stored_trees_across_blocks(void **state)
 		objs[i].len = len[i];
 	}
 	assert_int_equal(packwrite(fx->gitdir, objs, 5), 0);
-	assert_int_equal(
-		helper_run(
-			"cd '%sobjects/pack' && git verify-pack pack-*.idx "
-			">/dev/null",
-			fx->gitdir),
-		0);
-	assert_int_equal(
-		helper_run(
-			"git -C '%s' fsck --full --no-progress --no-dangling "
-			"2>/dev/null",
-			fx->gitdir),
-		0);
-	assert_int_equal(git_repository_odb(&odb, fx->git), 0);
-	assert_int_equal(git_odb_refresh(odb), 0);
-	for (i = 0; i < 4; i++) {
-		git_oid_tostr(hex, sizeof(hex), &id[i]);
-		assert_int_equal(
-			helper_run(
-				"test \"$(git -C '%s' cat-file -s %s)\" = %zu",
-				fx->gitdir, hex, len[i]),
-			0);
-		assert_int_equal(git_odb_read(&got, odb, &id[i]), 0);
-		assert_int_equal(git_odb_object_type(got), GIT_OBJECT_TREE);
-		assert_int_equal(git_odb_object_size(got), len[i]);
-		if (len[i])
-			assert_memory_equal(
-				git_odb_object_data(got), raw[i], len[i]);
-		git_odb_object_free(got);
+	assert_git_reads(fx, objs, 5);
+	for (i = 0; i < 4; i++)
 		free(raw[i]);
-	}
-	git_odb_free(odb);
 }
 
 int main(void)
