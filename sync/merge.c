@@ -3038,10 +3038,12 @@ static int check_changes(
  * the next read faults in zeroed pages again, a tenth of a merge's time.
  * Keep freed memory in the process instead.
  */
+#define KEEP_MMAP_MIN (32 << 20)
+
 static void keep_heap(void)
 {
 #ifdef __GLIBC__
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_MMAP_THRESHOLD, KEEP_MMAP_MIN);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 }
@@ -3052,11 +3054,11 @@ static void keep_heap(void)
  * plan reads ~100 changed folders' 40 KB trees into fresh memory: ~4,500
  * page faults, each a trap and a zeroed page.  Warmed, its tree diffs
  * and build take ~8 ms less; the signature checks, sharing the machine
- * with it, ~4 ms more (memory, not cores, is what they share).  The
- * need grows with the plan, as the index does: twice its size is
- * warmed, from 1 MB up to WARM_MAX, none below (any size when
- * PLANSYNC_TEST_WARM_ANY is set: tests/test_syncmerge.c's merges all
- * run alongside it so, under the sanitizers too).
+ * with it, ~4 ms more (the kernel's page handling, not the cores, is
+ * what they share).  The need grows with the plan, as the index does:
+ * twice its size is warmed, from 1 MB up to WARM_MAX, none below (any
+ * size when PLANSYNC_TEST_WARM_ANY is set: tests/test_syncmerge.c's
+ * merges all run alongside it so, under the sanitizers too).
  *
  * A block is taken from malloc and given straight back: keep_heap's
  * thresholds keep it in the heap for the merge's own allocations, and
@@ -3066,7 +3068,9 @@ static void keep_heap(void)
  * gained and nothing lost.
  */
 #define WARM_MIN ((off_t)1 << 20)
-#define WARM_MAX ((size_t)32 << 20)
+/* below keep_heap's mmap threshold: a block from mmap would go back to
+ * the kernel when freed, its warming lost */
+#define WARM_MAX ((size_t)KEEP_MMAP_MIN / 4 * 3)
 
 static struct {
 	pthread_t th;
