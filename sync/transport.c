@@ -13,9 +13,12 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -917,6 +920,115 @@ static int local_missing(struct session *s, const char *doing)
 		doing, s->name, s->url, strerror(errno));
 }
 
+/* Non-zero if a process of this machine has path open. */
+static int held_open(const char *path)
+{
+	DIR *proc, *fds;
+	struct dirent *e, *fe;
+	char fdpath[300], link[4096];
+	ssize_t n;
+	int held = 0;
+
+	if (!(proc = opendir("/proc")))
+		return 1; /* cannot tell: assume it is */
+	while (!held && (e = readdir(proc))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "/proc/%s/fd", e->d_name);
+		if (!(fds = opendir(fdpath)))
+			continue;
+		while (!held && (fe = readdir(fds))) {
+			if (fe->d_name[0] == '.')
+				continue;
+			if ((size_t)snprintf(
+				    fdpath, sizeof(fdpath), "/proc/%s/fd/%s",
+				    e->d_name, fe->d_name) >= sizeof(fdpath))
+				continue;
+			n = readlink(fdpath, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			held = strcmp(link, path) == 0;
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return held;
+}
+
+/* Filesystems other machines may write too: their locks are not ours to
+ * judge. */
+static int network_fs(unsigned long type)
+{
+	switch (type) {
+	case 0x6969UL: /* NFS */
+	case 0x517BUL: /* SMB */
+	case 0xFF534D42UL: /* CIFS */
+	case 0xFE534D42UL: /* SMB2 */
+	case 0x65735546UL: /* FUSE: sshfs and the like */
+	case 0x564CUL: /* NCP */
+	case 0x73757245UL: /* Coda */
+	case 0x5346414FUL: /* AFS */
+	case 0x00C36400UL: /* Ceph */
+	case 0x01021997UL: /* 9P */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A local hub's branch lock (refs/heads/BRANCH.lock) that a killed push
+ * left behind: every later push to the hub would fail on it.  It goes
+ * when it is stale for sure: on a disk of this machine (not a network
+ * share, where another machine's push cannot be seen), held open by no
+ * process here, and still there STALE_LOCK_MS after it was last written
+ * (a live push writes, closes and renames its lock within milliseconds;
+ * a younger one is waited for).  Anything else is left for the push to
+ * report.
+ */
+#define STALE_LOCK_MS 2000
+
+static void clear_stale_lock(const struct session *s, const char *refname)
+{
+	const char *path = s->url;
+	char dir[PATH_MAX], real[PATH_MAX], lock[PATH_MAX + 300];
+	struct timespec now, nap = { 0, 100 * 1000 * 1000 };
+	struct statfs fs;
+	struct stat st;
+	long long age;
+	int tries;
+
+	if (strcmp(s->parts.kind, "file") == 0)
+		path = s->parts.path;
+	else if (s->parts.kind[0] != '\0')
+		return;
+	/* a bare hub, or a repository with its .git */
+	if (strlen(path) + 6 > sizeof(dir))
+		return;
+	snprintf(dir, sizeof(dir), "%s/.git", path);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		dir[strlen(path)] = '\0';
+	if (!realpath(dir, real) || statfs(real, &fs) < 0 ||
+	    network_fs((unsigned long)fs.f_type) ||
+	    (size_t)snprintf(lock, sizeof(lock), "%s/%s.lock", real, refname) >=
+		    sizeof(lock))
+		return;
+	for (tries = 0; tries < STALE_LOCK_MS / 100 + 10; tries++) {
+		if (lstat(lock, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    held_open(lock))
+			return; /* none, gone (a live push finished), or held */
+		clock_gettime(CLOCK_REALTIME, &now);
+		age = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+		      (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+		if (age > STALE_LOCK_MS) {
+			(void)unlink(lock);
+			return;
+		}
+		nanosleep(&nap, NULL);
+	}
+}
+
 static int cb_fail(struct session *s, int code, const char *fmt, ...)
 	ERROR_PRINTF(3, 4);
 
@@ -1786,6 +1898,7 @@ int transport_push(
 			}
 		}
 		snprintf(spec, sizeof(spec), "%s:%s", local, local);
+		clear_stale_lock(&s, local);
 		git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 		po.callbacks = cb;
 		po.proxy_opts = proxy;

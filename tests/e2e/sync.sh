@@ -6,7 +6,8 @@
 # conflict recorded, offline (exit 4, local commits kept, next sync pushes),
 # a bad commit refused (exit 3, named, nothing merged or moved), a
 # rewritten remote refused, the remote moving during a sync (merged again),
-# a busy repository (exit 5), and stale lock files of a killed plansync.
+# a busy repository (exit 5), and stale lock files of a killed plansync,
+# in the repository and in the hub.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/servers.sh"
 
@@ -258,6 +259,26 @@ as coord -C coord sync
 kill $gp 2>/dev/null
 wait $gp 2>/dev/null
 rm -f coord/.git/index.lock
+
+# A push killed in the hub (a local path) leaves its branch lock there;
+# the next push clears it once stale.  One a live process holds stays.
+expect_as 0 "an edit for the hub" coord -C coord set P7-A1 status in-progress
+printf '0123456789012345678901234567890123456789\n' >hub.git/refs/heads/main.lock
+expect_as 0 "sync past a killed push's lock in the hub" coord -C coord sync
+[ ! -e hub.git/refs/heads/main.lock ] && ok "the hub's stale lock removed" || notok "the hub's lock still there"
+same "$(git -C hub.git rev-parse main)" "$(head_of coord)" "the push after it reached the hub"
+expect_as 0 "another edit for the hub" coord -C coord set P7-A1 status done
+: >hub.git/refs/heads/main.lock
+(exec 9<hub.git/refs/heads/main.lock; sleep 30) &
+hp=$!
+sleep 0.2
+as coord -C coord sync
+[ "$rc" -ne 0 ] && grep -q "main.lock" "$T/err" && ok "a held hub lock refuses the push" || notok "push past a held lock (exit $rc)"
+[ -e hub.git/refs/heads/main.lock ] && ok "a held hub lock is left alone" || notok "a held hub lock was removed"
+kill $hp 2>/dev/null
+wait $hp 2>/dev/null
+rm -f hub.git/refs/heads/main.lock
+expect_as 0 "sync once the hub is free" coord -C coord sync
 
 expect_as 2 "sync with two remotes" coord -C coord sync a b
 expect_as 2 "sync with a bad remote name" coord -C coord sync ../x
