@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* syncfs */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -546,4 +547,41 @@ int fsutil_mkdirs(const char *path)
 done:
 	free(copy);
 	return error;
+}
+
+int fsutil_open_elsewhere(int (*match)(const char *path, void *arg), void *arg)
+{
+	DIR *proc, *fds;
+	struct dirent *e, *fe;
+	char fdpath[600], link[4096];
+	long self = (long)getpid(), pid;
+	ssize_t n;
+	char *end;
+	int held = 0;
+
+	if (!(proc = opendir("/proc")))
+		return 1;
+	while (!held && (e = readdir(proc))) {
+		pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == self)
+			continue;
+		snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd", pid);
+		if (!(fds = opendir(fdpath)))
+			continue;
+		while (!held && (fe = readdir(fds))) {
+			if (fe->d_name[0] == '.' ||
+			    (size_t)snprintf(
+				    fdpath, sizeof(fdpath), "/proc/%ld/fd/%s",
+				    pid, fe->d_name) >= sizeof(fdpath))
+				continue;
+			n = readlink(fdpath, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			held = match(link, arg);
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return held;
 }

@@ -109,4 +109,11 @@ int fsutil_fsync_file(const char *path);
  * cheaper than an fsync per file for thousands of files. */
 int fsutil_sync_fs(const char *path);
 
+/*
+ * Non-zero if a process of this machine other than this one holds open a
+ * file whose path (as /proc shows it: absolute, links resolved) match
+ * accepts; also when /proc cannot be read (one may, for all we know).
+ */
+int fsutil_open_elsewhere(int (*match)(const char *path, void *arg), void *arg);
+
 #endif

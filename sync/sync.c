@@ -180,6 +180,15 @@ static int under(const char *s, const char *dir)
 	return strncmp(s, dir, n) == 0 && (s[n] == '\0' || s[n] == '/');
 }
 
+/* A *.lock file of the git dir arg, but plansync's own lock. */
+static int is_git_lock(const char *path, void *arg)
+{
+	size_t len = strlen(path);
+
+	return len > 5 && strcmp(path + len - 5, ".lock") == 0 &&
+	       under(path, arg) && !strstr(path, "/" REPO_LOCK_FILE);
+}
+
 /*
  * Non-zero when a process other than us may be writing the repository: a
  * git process working in it, or any process holding a *.lock file of its
@@ -187,15 +196,14 @@ static int under(const char *s, const char *dir)
  */
 static int someone_writing(struct repo *repo)
 {
-	DIR *proc = NULL, *fds = NULL;
-	struct dirent *e, *fe;
+	DIR *proc = NULL;
+	struct dirent *e;
 	char path[512], link[4096], comm[64];
 	const char *gitdir = repo_gitdir(repo), *workdir = repo_workdir(repo);
 	long self = (long)getpid(), pid;
 	ssize_t n;
 	FILE *fp;
 	char *end;
-	size_t len;
 	int busy = 0;
 
 	if (!(proc = opendir("/proc")))
@@ -211,39 +219,18 @@ static int someone_writing(struct repo *repo)
 				comm[0] = '\0';
 			fclose(fp);
 		}
-		if (strncmp(comm, "git", 3) == 0) {
-			snprintf(path, sizeof(path), "/proc/%ld/cwd", pid);
-			n = readlink(path, link, sizeof(link) - 1);
-			if (n > 0) {
-				link[n] = '\0';
-				if (under(link, workdir) || under(link, gitdir))
-					busy = 1;
-			}
-		}
-		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-		if (busy || !(fds = opendir(path)))
+		if (strncmp(comm, "git", 3) != 0)
 			continue;
-		while (!busy && (fe = readdir(fds))) {
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(
-				path, sizeof(path), "/proc/%ld/fd/%s", pid,
-				fe->d_name);
-			n = readlink(path, link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cwd", pid);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
 			link[n] = '\0';
-			len = (size_t)n;
-			if (len > 5 && strcmp(link + len - 5, ".lock") == 0 &&
-			    under(link, gitdir) &&
-			    !strstr(link, "/" REPO_LOCK_FILE))
-				busy = 1;
+			busy = under(link, workdir) || under(link, gitdir);
 		}
-		closedir(fds);
-		fds = NULL;
 	}
 	closedir(proc);
-	return busy;
+	return busy ||
+	       fsutil_open_elsewhere(is_git_lock, (void *)(uintptr_t)gitdir);
 }
 
 /* ".NAME.1a2b3c4d.tmp", as core/fsutil names its temporary files. */

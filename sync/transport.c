@@ -13,7 +13,6 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -24,6 +23,7 @@
 #include <sodium.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "repo.h"
 
 extern char **environ;
@@ -920,40 +920,9 @@ static int local_missing(struct session *s, const char *doing)
 		doing, s->name, s->url, strerror(errno));
 }
 
-/* Non-zero if a process of this machine has path open. */
-static int held_open(const char *path)
+static int same_path(const char *path, void *arg)
 {
-	DIR *proc, *fds;
-	struct dirent *e, *fe;
-	char fdpath[300], link[4096];
-	ssize_t n;
-	int held = 0;
-
-	if (!(proc = opendir("/proc")))
-		return 1; /* cannot tell: assume it is */
-	while (!held && (e = readdir(proc))) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(fdpath, sizeof(fdpath), "/proc/%s/fd", e->d_name);
-		if (!(fds = opendir(fdpath)))
-			continue;
-		while (!held && (fe = readdir(fds))) {
-			if (fe->d_name[0] == '.')
-				continue;
-			if ((size_t)snprintf(
-				    fdpath, sizeof(fdpath), "/proc/%s/fd/%s",
-				    e->d_name, fe->d_name) >= sizeof(fdpath))
-				continue;
-			n = readlink(fdpath, link, sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			link[n] = '\0';
-			held = strcmp(link, path) == 0;
-		}
-		closedir(fds);
-	}
-	closedir(proc);
-	return held;
+	return strcmp(path, arg) == 0;
 }
 
 /* Filesystems other machines may write too: their locks are not ours to
@@ -1016,7 +985,7 @@ static void clear_stale_lock(const struct session *s, const char *refname)
 		return;
 	for (tries = 0; tries < STALE_LOCK_MS / 100 + 10; tries++) {
 		if (lstat(lock, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    held_open(lock))
+		    fsutil_open_elsewhere(same_path, lock))
 			return; /* none, gone (a live push finished), or held */
 		clock_gettime(CLOCK_REALTIME, &now);
 		age = (long long)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
