@@ -131,6 +131,17 @@ static void assert_git_reads(
 	git_odb_free(odb);
 }
 
+/* o: a blob of text, its id also in *id. */
+static void text_blob(struct packwrite_obj *o, git_oid *id, const char *text)
+{
+	assert_int_equal(
+		git_odb_hash(id, text, strlen(text), GIT_OBJECT_BLOB), 0);
+	memcpy(o->id, id->id, PACKWRITE_OID_LEN);
+	o->type = GIT_OBJECT_BLOB;
+	o->data = text;
+	o->len = strlen(text);
+}
+
 #define NOBJ 12
 
 static void test_packwrite__git_reads_every_object(void **state)
@@ -181,12 +192,7 @@ static void test_packwrite__trees_and_refusals(void **state)
 
 	/* no objects, and the same id twice: refused, nothing written */
 	assert_true(packwrite(fx->gitdir, objs, 0) < 0);
-	assert_int_equal(
-		git_odb_hash(&blob, text, strlen(text), GIT_OBJECT_BLOB), 0);
-	memcpy(objs[0].id, blob.id, PACKWRITE_OID_LEN);
-	objs[0].type = GIT_OBJECT_BLOB;
-	objs[0].data = text;
-	objs[0].len = strlen(text);
+	text_blob(&objs[0], &blob, text);
 	objs[1] = objs[0];
 	assert_int_equal(packwrite(fx->gitdir, objs, 2), ERROR_GENERIC);
 	assert_non_null(strstr(error_message(), "twice"));
@@ -252,12 +258,7 @@ static void test_packwrite__stored_trees_across_blocks(void **state)
 	size_t len[4], i;
 	git_oid blob, id[4];
 
-	assert_int_equal(
-		git_odb_hash(&blob, text, strlen(text), GIT_OBJECT_BLOB), 0);
-	memcpy(objs[4].id, blob.id, PACKWRITE_OID_LEN);
-	objs[4].type = GIT_OBJECT_BLOB;
-	objs[4].data = text;
-	objs[4].len = strlen(text);
+	text_blob(&objs[4], &blob, text);
 	for (i = 0; i < 4; i++) {
 		raw[i] = make_tree(&len[i], counts[i], pads[i], &blob);
 		assert_int_equal(len[i], want[i]);
