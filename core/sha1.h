@@ -1,6 +1,8 @@
 /*
- * core/sha1: SHA-1, for the checksum that ends git's index file (sync/
- * gitindex).  Not for security: git's object ids come from libgit2.
+ * core/sha1: SHA-1, for the checksums that end git's index and pack files
+ * (sync/gitindex, sync/packwrite) and the ids of the trees a merge builds
+ * where no collision attack can hide in them (sync/merge's tree_hash).
+ * Every other object id comes from libgit2's collision-detecting SHA-1.
  *
  * On x86-64 processors with the SHA extensions the blocks are hashed with
  * them (about 4x faster); elsewhere, portable C.  Both give the same digest.

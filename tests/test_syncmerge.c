@@ -557,6 +557,68 @@ static void test_syncmerge__removals_and_new_folders(void **state)
 	syncmerge_stats_release(&st);
 }
 
+/* The bytes of path in tree id are text. */
+static void assert_file(
+	struct fx *fx,
+	const git_oid *tree_id,
+	const char *path,
+	const char *text)
+{
+	git_tree *t = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+
+	assert_int_equal(git_tree_lookup(&t, fx->git, tree_id), 0);
+	assert_int_equal(git_tree_entry_bypath(&e, t, path), 0);
+	assert_int_equal(
+		git_blob_lookup(&blob, fx->git, git_tree_entry_id(e)), 0);
+	assert_int_equal(git_blob_rawsize(blob), strlen(text));
+	assert_memory_equal(git_blob_rawcontent(blob), text, strlen(text));
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(t);
+}
+
+/*
+ * Folders both sides change are rebuilt and hashed by sync/merge: with
+ * core/sha1 where every entry is at most 60 bytes (names up to 32), with
+ * libgit2's collision-detecting SHA-1 where one is longer (33).  Either
+ * way the id is the one libgit2's tree builder gives (both_ways).
+ */
+static void test_syncmerge__rebuilt_folders_hash_as_git(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	static const char n32[] = "name-of-exactly-32-bytes-long.md";
+	static const char n33[] = "name-of-exactly-33-bytes-long.txt";
+	git_oid a, b, tree;
+	int k;
+
+	assert_int_equal(strlen(n32), 32);
+	assert_int_equal(strlen(n33), 33);
+	for (k = 0; k < 2; k++) {
+		const char *name = k ? n33 : n32;
+
+		fx->base = put(fx, &fx->base, name, "one\n", jane_k, 1100 + k);
+		fx->base =
+			put(fx, &fx->base, "a.txt", k ? "1\n" : "0\n", jane_k,
+			    1102 + k);
+		a = put(fx, &fx->base, name, "two\n", jane_k, 2000 + k);
+		a = put(fx, &a, "actions/P1/P1-A1.yaml",
+			action("P1-A1", k ? "done" : "on-hold", "Ongoing"),
+			jane_k, 2002 + k);
+		b = put(fx, &fx->base, "a.txt", "three\n", tom_k, 2004 + k);
+		b = put(fx, &b, "actions/P1/P1-A2.yaml",
+			action("P1-A2", k ? "done" : "on-hold", "Ongoing"),
+			tom_k, 2006 + k);
+		tree = both_ways(fx, &a, &b, &st);
+		assert_int_equal(st.nconflicts, 0);
+		assert_file(fx, &tree, name, "two\n");
+		assert_file(fx, &tree, "a.txt", "three\n");
+		syncmerge_stats_release(&st);
+	}
+}
+
 static void test_syncmerge__same_new_id_renumbered(void **state)
 {
 	struct fx *fx = *state;
@@ -926,6 +988,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__removals_and_new_folders, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__rebuilt_folders_hash_as_git, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__same_new_id_renumbered, setup,
