@@ -428,32 +428,47 @@ static void mark_checked(const struct stat *st, const unsigned char *sum)
  * The checksum of a large index checked on a thread of its own while the
  * caller goes on (gitindex_precheck), its verdict taken into `checked`
  * by the next gitindex call: a merge of a 100,000-action plan spends
- * 5 ms on it, with a core idle.  The file is mapped as it was when the
- * check began; if it changes meanwhile, its stat data or its checksum no
- * longer match and it is checked again.  (tests/test_gitindex.c sets
+ * 5 ms on it, with a core idle.  The thread reads the file through a
+ * small buffer rather than a map: faulting in 8 MB of mapped pages beside
+ * the caller slows the caller's own page faults on this kind of machine.
+ * If the file changes meanwhile, its stat data or its checksum no longer
+ * match and it is checked again.  (tests/test_gitindex.c sets
  * PLANSYNC_TEST_PRECHECK_ANY to have small indexes checked so.)
  */
 #define PRECHECK_MIN ((off_t)1 << 20)
+#define PRECHECK_BUF ((size_t)128 << 10)
 
 static struct {
-	int running, ok;
+	int running, ok, fd;
 	pthread_t th;
-	const unsigned char *map;
 	size_t size;
 	struct stat st;
+	unsigned char sum[SHA1_LEN]; /* the file's last bytes */
+	unsigned char *buf;
 } pre;
 
 static void *precheck_run(void *arg)
 {
-	const unsigned char *end = pre.map + pre.size - SHA1_LEN;
-	unsigned char sum[SHA1_LEN];
+	size_t at = 0, want, end = pre.size - SHA1_LEN;
+	unsigned char sum[SHA1_LEN], *buf = arg;
 	struct sha1 ctx;
+	ssize_t got;
 
-	(void)arg;
 	sha1_init(&ctx);
-	sha1_update(&ctx, pre.map, pre.size - SHA1_LEN);
+	while (at < end) {
+		want = end - at < PRECHECK_BUF ? end - at : PRECHECK_BUF;
+		got = pread(pre.fd, buf, want, (off_t)at);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		sha1_update(&ctx, buf, (size_t)got);
+		at += (size_t)got;
+	}
+	if (at != end)
+		return NULL;
 	sha1_final(sum, &ctx);
-	pre.ok = memcmp(sum, end, SHA1_LEN) == 0;
+	pre.ok = memcmp(sum, pre.sum, SHA1_LEN) == 0;
 	return NULL;
 }
 
@@ -463,16 +478,17 @@ void gitindex_precheck_wait(void)
 		return;
 	pthread_join(pre.th, NULL);
 	pre.running = 0;
+	free(pre.buf);
+	pre.buf = NULL;
 	if (pre.ok)
-		mark_checked(&pre.st, pre.map + pre.size - SHA1_LEN);
-	munmap((void *)pre.map, pre.size);
-	pre.map = NULL;
+		mark_checked(&pre.st, pre.sum);
+	close(pre.fd);
+	pre.fd = -1;
 }
 
 void gitindex_precheck(const char *gitdir)
 {
 	char path[4096];
-	void *map;
 	int fd;
 
 	gitindex_precheck_wait();
@@ -484,28 +500,28 @@ void gitindex_precheck(const char *gitdir)
 	    pre.st.st_size < (getenv("PLANSYNC_TEST_PRECHECK_ANY") ?
 				      SHA1_LEN :
 				      PRECHECK_MIN) ||
-	    (uintmax_t)pre.st.st_size > SIZE_MAX) {
+	    (uintmax_t)pre.st.st_size > SIZE_MAX ||
+	    pread(fd, pre.sum, SHA1_LEN, pre.st.st_size - SHA1_LEN) !=
+		    SHA1_LEN) {
 		close(fd);
 		return;
 	}
-	map = mmap(NULL, (size_t)pre.st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return;
 	pre.size = (size_t)pre.st.st_size;
 	/* no check to make: the file gitindex wrote last, or checked */
-	if (stamp_matches(
-		    gitdir, &pre.st,
-		    (unsigned char *)map + pre.size - SHA1_LEN) ||
-	    same_checked(&pre.st, (unsigned char *)map + pre.size - SHA1_LEN)) {
-		munmap(map, pre.size);
+	if (stamp_matches(gitdir, &pre.st, pre.sum) ||
+	    same_checked(&pre.st, pre.sum)) {
+		close(fd);
 		return;
 	}
-	pre.map = map;
+	pre.fd = fd;
 	pre.ok = 0;
-	if (pthread_create(&pre.th, NULL, precheck_run, NULL) != 0) {
-		munmap(map, pre.size);
-		pre.map = NULL;
+	/* (taken here, from the heap the merge warmed) */
+	if (!(pre.buf = malloc(PRECHECK_BUF)) ||
+	    pthread_create(&pre.th, NULL, precheck_run, pre.buf) != 0) {
+		free(pre.buf);
+		pre.buf = NULL;
+		close(fd);
+		pre.fd = -1;
 		return;
 	}
 	pre.running = 1;

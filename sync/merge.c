@@ -3219,10 +3219,9 @@ int syncmerge_commit(
 	if (git_oid_equal(&ours, theirs) ||
 	    git_graph_descendant_of(git, &ours, theirs) == 1)
 		goto done;
-	/* the heap warmed and the index's checksum checked meanwhile on
-	 * the idle core (not when up to date: nothing then reads them) */
+	/* the heap warmed meanwhile on the idle core (not when up to
+	 * date: nothing then reads it) */
 	heap_warm(git);
-	gitindex_precheck(git_repository_path(git));
 	/* Every commit theirs brings, checked before anything is written. */
 	error = verify_partners_at(&local, git, &ours);
 	if (error == ERROR_NOTFOUND) {
@@ -3241,6 +3240,10 @@ int syncmerge_commit(
 		     &vc)) < 0)
 		goto done;
 	out->verified = vc.n;
+	/* The index's checksum checked on the idle core while the merge
+	 * goes on alone: beside the signature checks, which use both
+	 * cores, it would cost them what it saves later. */
+	gitindex_precheck(git_repository_path(git));
 
 	rc = git_merge_base(&base, git, &ours, theirs);
 	if (rc == GIT_ENOTFOUND) {

@@ -498,6 +498,67 @@ static void test_gitindex__precheck_catches_damage(void **state)
 	unsetenv("PLANSYNC_TEST_PRECHECK_ANY");
 }
 
+/*
+ * An index many times the check's 128 KB buffer: the check reads it all.
+ * Whole, its verdict lets a change through; damaged past the first
+ * buffers (the last entry's name), the next call finds the damage.
+ */
+static void test_gitindex__precheck_reads_a_large_index(void **state)
+{
+	struct fx *fx = *state;
+	const char *p = "plan.yaml";
+	struct gitindex_entry e;
+	struct gitindex_change ch;
+	unsigned char oid[GITINDEX_OID_LEN];
+	struct timespec mt;
+	char path[512], hex[GITINDEX_OID_LEN * 2 + 1], *buf, *out;
+	size_t len;
+	int conflicts, fd, i;
+	FILE *f;
+
+	assert_int_equal(helper_run("mkdir -p '%s/actions/P9'", fx->work), 0);
+	for (i = 0; i < 5000; i++) { /* (no fsync: 5,000 of them) */
+		snprintf(
+			path, sizeof(path), "%s/actions/P9/P9-A%d.yaml",
+			fx->work, i + 1);
+		assert_non_null(f = fopen(path, "w"));
+		assert_int_equal(fputs("id: x\n", f) >= 0, 1);
+		assert_int_equal(fclose(f), 0);
+	}
+	libgit2_index(fx);
+	buf = read_index(fx, &len);
+	free(buf);
+	assert_true(len > 3 * (128 << 10));
+	setenv("PLANSYNC_TEST_PRECHECK_ANY", "1", 1);
+	gitindex_precheck(fx->gitdir);
+	write_file(fx, "actions/P9/P9-A999.yaml", "id: changed\n");
+	blob_id(oid, fx, "actions/P9/P9-A999.yaml");
+	ch.path = "actions/P9/P9-A999.yaml";
+	ch.oid = oid;
+	assert_int_equal(gitindex_update(fx->gitdir, fx->workdir, &ch, 1), 0);
+	/* stock git reads the index and finds the new id */
+	for (i = 0; i < GITINDEX_OID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", oid[i]);
+	out = helper_capture(
+		"cd '%s' && git ls-files -s actions/P9/P9-A999.yaml", fx->work);
+	assert_non_null(out);
+	assert_non_null(strstr(out, hex));
+	free(out);
+
+	sleep(1); /* a later mtime, whatever the clock's grain */
+	buf = read_index(fx, &len);
+	free(buf);
+	fd = open(fx->index, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\x7f", 1, (off_t)len - 20 - 30), 1);
+	close(fd);
+	gitindex_precheck(fx->gitdir);
+	assert_int_equal(
+		gitindex_lookup(&e, &conflicts, &mt, fx->gitdir, &p, 1),
+		GITINDEX_SLOW);
+	unsetenv("PLANSYNC_TEST_PRECHECK_ANY");
+}
+
 /* An index replaced while its check runs is checked again. */
 static void test_gitindex__precheck_of_replaced_index(void **state)
 {
@@ -784,6 +845,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__precheck_catches_damage, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__precheck_reads_a_large_index, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__precheck_of_replaced_index, setup,
