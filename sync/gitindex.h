@@ -54,6 +54,27 @@ int gitindex_update(
 	const struct gitindex_change *ch,
 	size_t n);
 
+/*
+ * Writes the work-tree file of change i (an index into gitindex_update's
+ * ch); 0, or a negative ERROR_* that ends the update.
+ */
+typedef int (*gitindex_write_fn)(void *arg, size_t i);
+
+/*
+ * gitindex_update, the files written on the way: write(arg, i) for each
+ * change, before its entry is made, exactly once unless one fails (then
+ * its error is returned, the index as it was).  A large index changed in
+ * place gets its new checksum computed on a thread of its own meanwhile.
+ * On GITINDEX_SLOW, as on an index error, every file has been written.
+ */
+int gitindex_update_writing(
+	const char *gitdir,
+	const char *workdir,
+	const struct gitindex_change *ch,
+	size_t n,
+	gitindex_write_fn write,
+	void *arg);
+
 struct gitindex_entry {
 	int found; /* 0: no such path at stage 0 */
 	unsigned char oid[GITINDEX_OID_LEN];

@@ -2782,12 +2782,65 @@ static void prune_dirs(struct repo *repo, const char *path)
 	}
 }
 
+/* What write_change needs: the changes, and the folder made last. */
+struct work_writer {
+	struct repo *repo;
+	git_repository *git;
+	const struct fchanges *ch;
+	char made[4096];
+};
+
+/* Change i's work-tree file written (or removed); a gitindex_write_fn. */
+static int write_change(void *arg, size_t i)
+{
+	struct work_writer *w = arg;
+	const struct fchange *c = &w->ch->v[i];
+	git_blob *blob = NULL;
+	char full[4096], *slash;
+	int error;
+
+	if ((error = repo_work_path(full, sizeof(full), w->repo, c->path)) < 0)
+		return error;
+	if (!c->has_new) {
+		if (unlink(full) < 0 && errno != ENOENT)
+			return error_set(
+				ERROR_GENERIC, "cannot remove '%s': %s", full,
+				strerror(errno));
+		prune_dirs(w->repo, c->path);
+		return 0;
+	}
+	if ((error = read_blob(&blob, w->git, &c->new_id, c->path)) < 0)
+		return error;
+	slash = strrchr(full, '/');
+	*slash = '\0';
+	/* the changes are sorted: most share the last file's folder, made
+	 * already */
+	if (strcmp(full, w->made) != 0 && (error = fsutil_mkdirs(full)) == 0)
+		snprintf(w->made, sizeof(w->made), "%s", full);
+	*slash = '/';
+	/* In place, mostly: the journal lists the file, so a kill half-way
+	 * is finished by the next command (repo_recover rewrites it from
+	 * HEAD). */
+	if (error == 0)
+		error = fsutil_rewrite(
+			full, git_blob_rawcontent(blob),
+			(size_t)git_blob_rawsize(blob),
+			c->new_mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 :
+								      0644);
+	git_blob_free(blob);
+	return error;
+}
+
 /*
- * The changed files' index entries: gitindex's copy with only those
- * replaced, else libgit2 (the bytes are the blobs': not hashed again).
+ * The changed files written by write_change(w, i) and their index
+ * entries: gitindex's copy with only those replaced (written as the files
+ * are), else libgit2 (the bytes are the blobs': not hashed again).
  */
-static int
-update_index(struct repo *repo, git_index **lg, const struct fchanges *ch)
+static int update_index(
+	struct repo *repo,
+	git_index **lg,
+	const struct fchanges *ch,
+	struct work_writer *w)
 {
 	struct gitindex_change *gc = NULL;
 	git_index_entry ie;
@@ -2804,8 +2857,9 @@ update_index(struct repo *repo, git_index **lg, const struct fchanges *ch)
 		gc[i].path = ch->v[i].path;
 		gc[i].oid = ch->v[i].has_new ? ch->v[i].new_id.id : NULL;
 	}
-	error = gitindex_update(
-		repo_gitdir(repo), repo_workdir(repo), gc, ch->n);
+	error = gitindex_update_writing(
+		repo_gitdir(repo), repo_workdir(repo), gc, ch->n, write_change,
+		w);
 	if (error <= 0)
 		goto done;
 	if ((error = load_index(lg, repo)) < 0)
@@ -2856,57 +2910,13 @@ static int update_work(
 	git_index **lg,
 	const struct fchanges *ch)
 {
-	git_blob *blob = NULL;
-	char full[4096], made[4096] = "";
-	char *slash;
-	size_t i;
-	int error = 0;
+	struct work_writer w;
 
-	for (i = 0; i < ch->n; i++) {
-		const struct fchange *c = &ch->v[i];
-
-		if ((error = repo_work_path(
-			     full, sizeof(full), repo, c->path)) < 0)
-			goto done;
-		if (!c->has_new) {
-			if (unlink(full) < 0 && errno != ENOENT) {
-				error = error_set(
-					ERROR_GENERIC, "cannot remove '%s': %s",
-					full, strerror(errno));
-				goto done;
-			}
-			prune_dirs(repo, c->path);
-		} else {
-			if ((error = read_blob(
-				     &blob, git, &c->new_id, c->path)) < 0)
-				goto done;
-			slash = strrchr(full, '/');
-			*slash = '\0';
-			/* the changes are sorted: most share the last
-			 * file's folder, made already */
-			if (strcmp(full, made) != 0 &&
-			    (error = fsutil_mkdirs(full)) == 0)
-				snprintf(made, sizeof(made), "%s", full);
-			*slash = '/';
-			/* In place, mostly: the journal lists the file, so
-			 * a kill half-way is finished by the next command
-			 * (repo_recover rewrites it from HEAD). */
-			if (error < 0 ||
-			    (error = fsutil_rewrite(
-				     full, git_blob_rawcontent(blob),
-				     (size_t)git_blob_rawsize(blob),
-				     c->new_mode == GIT_FILEMODE_BLOB_EXECUTABLE ?
-					     0755 :
-					     0644)) < 0)
-				goto done;
-			git_blob_free(blob);
-			blob = NULL;
-		}
-	}
-	error = update_index(repo, lg, ch);
-done:
-	git_blob_free(blob);
-	return error;
+	w.repo = repo;
+	w.git = git;
+	w.ch = ch;
+	w.made[0] = '\0';
+	return update_index(repo, lg, ch, &w);
 }
 
 /* ---- the merge commit -----------------------------------------------------

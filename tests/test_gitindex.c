@@ -265,6 +265,141 @@ static void test_gitindex__in_place_matches_libgit2(void **state)
 	assert_same_as_libgit2(fx, before, bl, paths, rm, 2, 1);
 }
 
+/* gitindex_update_writing's files, written when it asks. */
+struct writer {
+	const struct fx *fx;
+	const char *const *paths;
+	const char *const *texts; /* NULL: a symbolic link instead */
+	int calls[8];
+	size_t fail_at; /* the call that fails (0: none) */
+	size_t ncalls;
+};
+
+static int write_one(void *arg, size_t i)
+{
+	struct writer *w = arg;
+	char path[512];
+
+	w->calls[i]++;
+	if (++w->ncalls == w->fail_at)
+		return error_set(ERROR_GENERIC, "cannot write (test)");
+	if (w->texts[i]) {
+		write_file(w->fx, w->paths[i], w->texts[i]);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", w->fx->work, w->paths[i]);
+	unlink(path);
+	return symlink("elsewhere", path) < 0 ? ERROR_GENERIC : 0;
+}
+
+static void text_id(unsigned char *out, const char *text)
+{
+	git_oid id;
+
+	assert_int_equal(
+		git_odb_hash(&id, text, strlen(text), GIT_OBJECT_BLOB), 0);
+	memcpy(out, id.id, GITINDEX_OID_LEN);
+}
+
+/*
+ * The files written as gitindex asks, its checksum computed beside the
+ * writes (PLANSYNC_TEST_PIPE_ANY: any index size): each file written
+ * once, before its entry is made, and the index libgit2's to the byte.
+ */
+static void test_gitindex__writing_in_place_matches_libgit2(void **state)
+{
+	struct fx *fx = *state;
+	const char *paths[] = { "actions/P3/P3-A59.yaml",
+				"actions/P1/P1-A3.yaml",
+				"actions/P2/P2-A1.yaml" };
+	const char *texts[] = { "id: P3-A59\nstatus: ongoing\n", "id: P1-A3\n",
+				"id: P2-A1\nstatus: done\n" };
+	int rm[] = { 0, 0, 0 };
+	struct writer w = { fx, paths, texts, { 0 }, 0, 0 };
+	struct gitindex_change ch[3];
+	unsigned char oid[3][GITINDEX_OID_LEN];
+	char *before;
+	size_t bl, i;
+	struct stat st0, st1;
+
+	libgit2_index(fx);
+	before = read_index(fx, &bl);
+	assert_int_equal(stat(fx->index, &st0), 0);
+	for (i = 0; i < 3; i++) {
+		text_id(oid[i], texts[i]);
+		ch[i].path = paths[i];
+		ch[i].oid = oid[i];
+	}
+	setenv("PLANSYNC_TEST_PIPE_ANY", "1", 1);
+	assert_int_equal(
+		gitindex_update_writing(
+			fx->gitdir, fx->workdir, ch, 3, write_one, &w),
+		0);
+	unsetenv("PLANSYNC_TEST_PIPE_ANY");
+	for (i = 0; i < 3; i++)
+		assert_int_equal(w.calls[i], 1);
+	assert_int_equal(stat(fx->index, &st1), 0);
+	assert_int_equal(st0.st_ino, st1.st_ino); /* changed in place */
+	assert_same_as_libgit2(fx, before, bl, paths, rm, 3, 1);
+}
+
+/*
+ * A failed write ends the update: its error, the files after it not
+ * written, the index as it was and not locked.  A file that is not one
+ * (a link) sends the index to libgit2, every file written all the same.
+ */
+static void test_gitindex__writing_stops_or_goes_slow(void **state)
+{
+	struct fx *fx = *state;
+	const char *paths[] = { "actions/P1/P1-A3.yaml",
+				"actions/P2/P2-A1.yaml",
+				"actions/P3/P3-A59.yaml" };
+	const char *texts[] = { "id: 1\n", "id: 2\n", "id: 3\n" };
+	const char *link[] = { "id: 1\n", NULL, "id: 3\n" };
+	struct writer w = { fx, paths, texts, { 0 }, 2, 0 };
+	struct gitindex_change ch[3];
+	unsigned char oid[3][GITINDEX_OID_LEN];
+	char *before, *after, lock[400];
+	size_t bl, al, i;
+
+	libgit2_index(fx);
+	before = read_index(fx, &bl);
+	for (i = 0; i < 3; i++) {
+		text_id(oid[i], texts[i]);
+		ch[i].path = paths[i];
+		ch[i].oid = oid[i];
+	}
+	snprintf(lock, sizeof(lock), "%s.lock", fx->index);
+	setenv("PLANSYNC_TEST_PIPE_ANY", "1", 1);
+	assert_int_equal(
+		gitindex_update_writing(
+			fx->gitdir, fx->workdir, ch, 3, write_one, &w),
+		ERROR_GENERIC);
+	assert_int_equal(w.ncalls, 2);
+	assert_int_equal(w.calls[2], 0);
+	after = read_index(fx, &al);
+	assert_true(al == bl && memcmp(after, before, bl) == 0);
+	free(after);
+	assert_int_equal(access(lock, F_OK), -1);
+
+	memset(&w, 0, sizeof(w));
+	w.fx = fx;
+	w.paths = paths;
+	w.texts = link;
+	assert_int_equal(
+		gitindex_update_writing(
+			fx->gitdir, fx->workdir, ch, 3, write_one, &w),
+		GITINDEX_SLOW);
+	unsetenv("PLANSYNC_TEST_PIPE_ANY");
+	for (i = 0; i < 3; i++)
+		assert_int_equal(w.calls[i], 1);
+	after = read_index(fx, &al);
+	assert_true(al == bl && memcmp(after, before, bl) == 0);
+	assert_int_equal(access(lock, F_OK), -1);
+	free(after);
+	free(before);
+}
+
 /*
  * On its own index (the stamp matches) gitindex parses only up to the
  * last changed entry: updates that follow one of its own, one adding a
@@ -831,6 +966,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__in_place_matches_libgit2, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__writing_in_place_matches_libgit2, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_gitindex__writing_stops_or_goes_slow, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_gitindex__own_index_updates_match_libgit2, setup,

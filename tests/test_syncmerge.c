@@ -69,8 +69,10 @@ static int group_setup(void **state)
 	if (sodium_init() < 0)
 		return -1;
 	git_libgit2_init();
-	/* every merge here with sync/merge.c's heap warming beside it */
+	/* every merge here with sync/merge.c's heap warming beside it, and
+	 * the index's checksum computed beside the work-file writes */
 	setenv("PLANSYNC_TEST_WARM_ANY", "1", 1);
+	setenv("PLANSYNC_TEST_PIPE_ANY", "1", 1);
 	if (helper_sign_key_new(
 		    &jane_k, "Jane Smith", "jane@nyp.example", "NYP") < 0 ||
 	    helper_sign_key_new(&tom_k, "Tom Jones", "tom@cyc.example", "CYC") <

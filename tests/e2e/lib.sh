@@ -14,6 +14,8 @@ export NO_COLOR=1
 export PLANSYNC_TEST_CHECK_CHANGES=1
 # and warms its heap on a thread, whatever the index's size
 export PLANSYNC_TEST_WARM_ANY=1
+# and computes the index's checksum on a thread as it writes the files
+export PLANSYNC_TEST_PIPE_ANY=1
 unset PLANSYNC_PASSPHRASE EDITOR VISUAL
 mkdir -p "$HOME"
 git config --global user.name "plansync tests"
