@@ -540,6 +540,57 @@ static int one_side(
 	return error;
 }
 
+/* The length of the longest common prefix of a and b (n bytes each). */
+static size_t
+same_prefix(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	size_t i = 0;
+	uint64_t x, y;
+
+	for (; i + 64 <= n && memcmp(a + i, b + i, 64) == 0; i += 64)
+		;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			break;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/*
+ * The bytes, from entries ea of ta and eb of tb on, of the entries the two
+ * trees have the same to the byte (0 if not even ea and eb): skipped by
+ * raw_diff with only ta's parsed.  A 1,000-file folder changed in one
+ * file is two runs of such entries; compared entry by entry, the
+ * folders of a 100,000-action merge took ~5 ms.
+ */
+static size_t same_entries(
+	const struct rawent *ea,
+	const struct rtree *ta,
+	const struct rawent *eb,
+	const struct rtree *tb)
+{
+	const unsigned char *sa = ea->id + GIT_OID_RAWSZ - ea->size;
+	const unsigned char *sb = eb->id + GIT_OID_RAWSZ - eb->size, *q, *next;
+	size_t la = (size_t)(ta->end - sa), lb = (size_t)(tb->end - sb);
+	size_t run = same_prefix(sa, sb, la < lb ? la : lb);
+	struct rawent e;
+
+	if (run < ea->size)
+		return 0;
+	/* the entries of a wholly inside the run */
+	for (q = sa + ea->size; q < ta->end; q = next) {
+		next = q;
+		if (raw_next(&e, &next, ta->end) < 0 ||
+		    (size_t)(next - sa) > run)
+			break;
+	}
+	return (size_t)(q - sa);
+}
+
 /*
  * The files that differ between trees a and b (either may be NULL) under
  * path, skipping subtrees whose ids are equal, so the cost follows the
@@ -558,7 +609,7 @@ static int raw_diff(
 	struct rtree ta, tb;
 	struct rawent ea, eb;
 	git_oid ia, ib;
-	size_t len;
+	size_t len, skip;
 	int ha, hb, cmp, error;
 
 	if ((error = rtree_open(&ta, odb, a)) < 0)
@@ -578,6 +629,17 @@ static int raw_diff(
 		goto done;
 	}
 	while (ha || hb) {
+		if (ha && hb && (skip = same_entries(&ea, &ta, &eb, &tb))) {
+			/* identical entries: no change */
+			ta.p = ea.id + GIT_OID_RAWSZ - ea.size + skip;
+			tb.p = eb.id + GIT_OID_RAWSZ - eb.size + skip;
+			if ((ha = rtree_next(&ea, &ta)) < 0 ||
+			    (hb = rtree_next(&eb, &tb)) < 0) {
+				error = ha < 0 ? ha : hb;
+				goto done;
+			}
+			continue;
+		}
 		if (!ha)
 			cmp = 1;
 		else if (!hb)
