@@ -181,27 +181,36 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The checked action at path in tree id. */
-static struct doc_node *
-load(struct fx *fx, const git_oid *tree_id, const char *path)
+/* The blob at path in tree tree_id (to git_blob_free). */
+static git_blob *
+blob_at(struct fx *fx, const git_oid *tree_id, const char *path)
 {
 	git_tree *tree = NULL;
 	git_tree_entry *e = NULL;
 	git_blob *blob = NULL;
-	struct doc_node *doc = NULL;
 
 	assert_int_equal(git_tree_lookup(&tree, fx->git, tree_id), 0);
 	assert_int_equal(git_tree_entry_bypath(&e, tree, path), 0);
 	assert_int_equal(
 		git_blob_lookup(&blob, fx->git, git_tree_entry_id(e)), 0);
+	git_tree_entry_free(e);
+	git_tree_free(tree);
+	return blob;
+}
+
+/* The checked action at path in tree id. */
+static struct doc_node *
+load(struct fx *fx, const git_oid *tree_id, const char *path)
+{
+	git_blob *blob = blob_at(fx, tree_id, path);
+	struct doc_node *doc = NULL;
+
 	assert_int_equal(
 		plan_parse(
 			&doc, PLAN_FILE_ACTION, path, git_blob_rawcontent(blob),
 			(size_t)git_blob_rawsize(blob)),
 		0);
 	git_blob_free(blob);
-	git_tree_entry_free(e);
-	git_tree_free(tree);
 	return doc;
 }
 
@@ -385,25 +394,18 @@ static git_oid copy_file(
 	const git_oid *from,
 	const char *path)
 {
-	git_tree *t = NULL;
-	git_tree_entry *e = NULL;
-	git_blob *blob = NULL;
+	git_blob *blob;
 	git_oid tid, out;
 	char text[512];
 
 	assert_int_equal(helper_sign_commit_tree(&tid, fx->git, from), 0);
-	assert_int_equal(git_tree_lookup(&t, fx->git, &tid), 0);
-	assert_int_equal(git_tree_entry_bypath(&e, t, path), 0);
-	assert_int_equal(
-		git_blob_lookup(&blob, fx->git, git_tree_entry_id(e)), 0);
+	blob = blob_at(fx, &tid, path);
 	snprintf(
 		text, sizeof(text), "%.*s", (int)git_blob_rawsize(blob),
 		(const char *)git_blob_rawcontent(blob));
 	assert_int_equal(
 		helper_sign_tree_put(&out, fx->git, tree, path, text), 0);
 	git_blob_free(blob);
-	git_tree_entry_free(e);
-	git_tree_free(t);
 	return out;
 }
 
@@ -566,19 +568,11 @@ static void assert_file(
 	const char *path,
 	const char *text)
 {
-	git_tree *t = NULL;
-	git_tree_entry *e = NULL;
-	git_blob *blob = NULL;
+	git_blob *blob = blob_at(fx, tree_id, path);
 
-	assert_int_equal(git_tree_lookup(&t, fx->git, tree_id), 0);
-	assert_int_equal(git_tree_entry_bypath(&e, t, path), 0);
-	assert_int_equal(
-		git_blob_lookup(&blob, fx->git, git_tree_entry_id(e)), 0);
 	assert_int_equal(git_blob_rawsize(blob), strlen(text));
 	assert_memory_equal(git_blob_rawcontent(blob), text, strlen(text));
 	git_blob_free(blob);
-	git_tree_entry_free(e);
-	git_tree_free(t);
 }
 
 /*
