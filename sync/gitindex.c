@@ -942,13 +942,13 @@ done:
 
 /* Each change's file written, in the caller's order (from `from` on). */
 static int
-write_files(gitindex_write_fn write, void *arg, size_t from, size_t n)
+write_files(gitindex_write_fn write_fn, void *arg, size_t from, size_t n)
 {
 	size_t i;
 	int error;
 
-	for (i = from; write && i < n; i++)
-		if ((error = write(arg, i)) < 0)
+	for (i = from; write_fn && i < n; i++)
+		if ((error = write_fn(arg, i)) < 0)
 			return error;
 	return 0;
 }
@@ -958,7 +958,7 @@ int gitindex_update_writing(
 	const char *workdir,
 	const struct gitindex_change *ch,
 	size_t n,
-	gitindex_write_fn write,
+	gitindex_write_fn write_fn,
 	void *arg)
 {
 	struct index ix;
@@ -1036,7 +1036,7 @@ int gitindex_update_writing(
 	if (fast && (error = in_place_check(&ctx, &ix, c)) != 0)
 		goto done;
 	/* the checksum computed beside the writes (see struct pipe) */
-	if (fast && write &&
+	if (fast && write_fn &&
 	    (ix.size >= PIPE_MIN || getenv("PLANSYNC_TEST_PIPE_ANY"))) {
 		memset(&pp, 0, sizeof(pp));
 		pp.ctx = ctx;
@@ -1059,7 +1059,7 @@ int gitindex_update_writing(
 	}
 	began = 1;
 	for (i = 0, k = 0; i < n; i++) {
-		if (write && (error = write(arg, c[i].orig)) < 0)
+		if (write_fn && (error = write_fn(arg, c[i].orig)) < 0)
 			goto done;
 		written = i + 1;
 		if (!c[i].oid) {
@@ -1117,9 +1117,9 @@ done:
 		int werr = 0;
 
 		if (!began)
-			werr = write_files(write, arg, 0, n);
-		for (i = written; began && !werr && write && i < n; i++)
-			werr = write(arg, c[i].orig);
+			werr = write_files(write_fn, arg, 0, n);
+		for (i = written; began && !werr && write_fn && i < n; i++)
+			werr = write_fn(arg, c[i].orig);
 		if (werr < 0)
 			error = werr;
 	}

@@ -61,7 +61,7 @@ int gitindex_update(
 typedef int (*gitindex_write_fn)(void *arg, size_t i);
 
 /*
- * gitindex_update, the files written on the way: write(arg, i) for each
+ * gitindex_update, the files written on the way: write_fn(arg, i) for each
  * change, before its entry is made, exactly once unless one fails (then
  * its error is returned, the index as it was).  A large index changed in
  * place gets its new checksum computed on a thread of its own meanwhile.
@@ -72,7 +72,7 @@ int gitindex_update_writing(
 	const char *workdir,
 	const struct gitindex_change *ch,
 	size_t n,
-	gitindex_write_fn write,
+	gitindex_write_fn write_fn,
 	void *arg);
 
 struct gitindex_entry {

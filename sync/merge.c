@@ -564,8 +564,8 @@ same_prefix(const unsigned char *a, const unsigned char *b, size_t n)
  * The bytes, from entries ea of ta and eb of tb on, of the entries the two
  * trees have the same to the byte (0 if not even ea and eb): skipped by
  * raw_diff with only ta's parsed.  A 1,000-file folder changed in one
- * file is two runs of such entries; compared entry by entry, the
- * folders of a 100,000-action merge took ~5 ms.
+ * file is two runs of such entries: the diffs of a 100,000-action merge
+ * take 1.2 ms less than entry by entry (13.4 -> 12.2 ms).
  */
 static size_t same_entries(
 	const struct rawent *ea,
@@ -1929,8 +1929,8 @@ static int raw_tree_at(
 		goto done;
 	*out_empty = b.n == 0;
 	/* Theirs' folder to the byte (the merge took theirs' side of it, as
-	 * where only theirs changed it): theirs' id, not hashed again.  The
-	 * hash is libgit2's collision-detecting SHA-1, ~75 us per 40 KB. */
+	 * where only theirs changed it): theirs' id, not hashed again
+	 * (tree_hash: ~21 us per 40 KB, ~90 us through libgit2). */
 	if (tc.obj && git_odb_object_size(tc.obj) == b.n &&
 	    (b.n == 0 || memcmp(git_odb_object_data(tc.obj), b.p, b.n) == 0)) {
 		git_oid_cpy(out, theirs);
