@@ -1074,6 +1074,7 @@ static int xwalk_read(
 	size_t rawlen;
 	enum packread_type rawtype;
 	unsigned i, slot, mode;
+	size_t found = 0;
 	char hex[GIT_OID_HEXSZ + 1];
 	int rc, error = 0, tree;
 
@@ -1121,9 +1122,13 @@ static int xwalk_read(
 				      name_cmp)))
 			continue;
 		i = (unsigned)(hit - d->names);
+		found += !v[i].has;
 		v[i].has = 1;
 		v[i].mode = mode;
 		git_oid_fromraw(&v[i].id, (const unsigned char *)nul + 1);
+		/* all the walk wants from this folder: the rest unread */
+		if (found == d->n)
+			break;
 	}
 	if (!p) {
 		git_oid_tostr(hex, sizeof(hex), id);

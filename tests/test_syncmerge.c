@@ -294,6 +294,52 @@ static void test_syncmerge__later_change_wins_and_is_recorded(void **state)
 	syncmerge_stats_release(&st);
 }
 
+/*
+ * Two actions of one folder changed on both sides, each kept from the
+ * side that changed it last: the walk finds both in every version of
+ * the folder it reads (it stops reading a version once it has them).
+ */
+static void test_syncmerge__two_in_one_folder_each_later_wins(void **state)
+{
+	struct fx *fx = *state;
+	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
+	struct doc_node *doc;
+	git_oid a, b, tree, a1, a2, b1, b2;
+	char h[4][41];
+
+	a1 =
+		put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		    action("P1-A1", "done", "Ongoing"), jane_k, 2000);
+	a2 =
+		put(fx, &a1, "actions/P1/P1-A2.yaml",
+		    action("P1-A2", "done", "Ongoing"), jane_k, 4000);
+	b1 =
+		put(fx, &fx->base, "actions/P1/P1-A1.yaml",
+		    action("P1-A1", "on-hold", "Ongoing"), tom_k, 3000);
+	b2 =
+		put(fx, &b1, "actions/P1/P1-A2.yaml",
+		    action("P1-A2", "on-hold", "Ongoing"), tom_k, 3001);
+	a = a2;
+	b = b2;
+	tree = both_ways(fx, &a, &b, &st);
+	assert_int_equal(st.nconflicts, 2);
+	hex(h[0], &a1);
+	hex(h[1], &a2);
+	hex(h[2], &b1);
+	hex(h[3], &b2);
+	doc = load(fx, &tree, "actions/P1/P1-A1.yaml");
+	assert_string_equal(get(doc, "status"), "on-hold");
+	assert_string_equal(rec(doc, 0, "kept_commit"), h[2]);
+	assert_string_equal(rec(doc, 0, "other_commit"), h[0]);
+	doc_free(doc);
+	doc = load(fx, &tree, "actions/P1/P1-A2.yaml");
+	assert_string_equal(get(doc, "status"), "done");
+	assert_string_equal(rec(doc, 0, "kept_commit"), h[1]);
+	assert_string_equal(rec(doc, 0, "other_commit"), h[3]);
+	doc_free(doc);
+	syncmerge_stats_release(&st);
+}
+
 static void test_syncmerge__earlier_change_loses_either_way(void **state)
 {
 	struct fx *fx = *state;
@@ -967,6 +1013,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__later_change_wins_and_is_recorded,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_syncmerge__two_in_one_folder_each_later_wins,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_syncmerge__earlier_change_loses_either_way, setup,
