@@ -319,13 +319,19 @@ static int place(const struct index *ix, struct change *c, size_t n)
 	return 0;
 }
 
+/* The bytes of make_entry's entry for a path of len bytes. */
+static size_t entry_size(size_t len)
+{
+	return (ENTRY_FIXED + len + 8) & ~(size_t)7;
+}
+
 /* Write the entry for c at out; its length, or 0 to go slow. */
 static size_t
 make_entry(unsigned char *out, const char *workdir, const struct change *c)
 {
 	char full[4096];
 	struct stat st;
-	size_t len = (ENTRY_FIXED + c->len + 8) & ~(size_t)7;
+	size_t len = entry_size(c->len);
 	uint32_t mode;
 
 	if ((size_t)snprintf(full, sizeof(full), "%s%s", workdir, c->path) >=
@@ -769,8 +775,7 @@ struct pipe {
 	size_t n;
 	const unsigned char *ents;
 	const size_t *entlen;
-	unsigned char sum[SHA1_LEN];
-	int ok;
+	unsigned char sum[SHA1_LEN]; /* when not stopped */
 };
 
 /* Wait until entry k is made; -1 if told to stop. */
@@ -799,9 +804,9 @@ static void *pipe_run(void *arg)
 {
 	struct pipe *pp = arg;
 
-	pp->ok = in_place_hash(
-			 pp->sum, &pp->ctx, pp->ix, pp->c, pp->n, pp->ents,
-			 pp->entlen, pp) == 0;
+	(void)in_place_hash(
+		pp->sum, &pp->ctx, pp->ix, pp->c, pp->n, pp->ents, pp->entlen,
+		pp);
 	return NULL;
 }
 
@@ -940,19 +945,6 @@ done:
 	return error;
 }
 
-/* Each change's file written, in the caller's order (from `from` on). */
-static int
-write_files(gitindex_write_fn write_fn, void *arg, size_t from, size_t n)
-{
-	size_t i;
-	int error;
-
-	for (i = from; write_fn && i < n; i++)
-		if ((error = write_fn(arg, i)) < 0)
-			return error;
-	return 0;
-}
-
 int gitindex_update_writing(
 	const char *gitdir,
 	const char *workdir,
@@ -1020,9 +1012,10 @@ int gitindex_update_writing(
 	}
 	if ((error = place(&ix, c, n)) != 0)
 		goto done;
+	/* in place: every change replaces an entry of its own length */
 	for (i = 0; i < n; i++)
 		if (!c[i].oid || !c[i].exists ||
-		    ((ENTRY_FIXED + c[i].len + 8) & ~(size_t)7) !=
+		    entry_size(c[i].len) !=
 			    ix.offs[c[i].at + 1] - ix.offs[c[i].at])
 			fast = 0;
 	if (!fast && ix.scanned < ix.count &&
@@ -1062,35 +1055,26 @@ int gitindex_update_writing(
 		if (write_fn && (error = write_fn(arg, c[i].orig)) < 0)
 			goto done;
 		written = i + 1;
-		if (!c[i].oid) {
-			fast = 0;
-			continue;
-		}
+		if (!c[i].oid)
+			continue; /* removed (never in place) */
 		if (!(entlen[i] = make_entry(ents + k, workdir, &c[i]))) {
 			error = GITINDEX_SLOW;
 			goto done;
 		}
-		if (!c[i].exists ||
-		    entlen[i] != ix.offs[c[i].at + 1] - ix.offs[c[i].at])
-			fast = 0;
 		k += entlen[i];
 		if (piped)
-			pipe_made(&pp, i + 1, !fast);
+			pipe_made(&pp, i + 1, 0);
 	}
 	if (piped) {
 		pthread_join(pp.th, NULL);
 		piped = 0;
 		pthread_cond_destroy(&pp.cond);
 		pthread_mutex_destroy(&pp.mu);
-		if (fast && pp.ok) {
-			error = in_place_write(
-				&ix, c, n, ents, entlen, pp.sum, fd, gitdir,
-				path);
-			goto done;
-		}
+		memcpy(sum, pp.sum, SHA1_LEN);
+	} else if (fast) {
+		in_place_hash(sum, &ctx, &ix, c, n, ents, entlen, NULL);
 	}
 	if (fast) {
-		in_place_hash(sum, &ctx, &ix, c, n, ents, entlen, NULL);
 		error = in_place_write(
 			&ix, c, n, ents, entlen, sum, fd, gitdir, path);
 	} else if (
@@ -1112,14 +1096,12 @@ done:
 	free(ents);
 	free(entlen);
 	/* Every file is written whatever happens to the index (not after
-	 * a write failed): before the loop, in the caller's order. */
-	if (!began || error == GITINDEX_SLOW) {
+	 * a write failed): if the loop never began, in the caller's order. */
+	if (write_fn && (!began || error == GITINDEX_SLOW)) {
 		int werr = 0;
 
-		if (!began)
-			werr = write_files(write_fn, arg, 0, n);
-		for (i = written; began && !werr && write_fn && i < n; i++)
-			werr = write_fn(arg, c[i].orig);
+		for (i = began ? written : 0; !werr && i < n; i++)
+			werr = write_fn(arg, began ? c[i].orig : i);
 		if (werr < 0)
 			error = werr;
 	}
