@@ -513,6 +513,9 @@ int fsutil_mkdirs(const char *path)
 
 	if (!*path)
 		return error_set(ERROR_INVALID, "empty folder name");
+	/* mostly there already: one call, not two per folder on the way */
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
 	copy = strdup(path);
 	if (!copy)
 		return error_nomem();
