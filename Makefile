@@ -17,11 +17,11 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 
-PKGS = libgit2 yaml-0.1 libsodium zlib
+PKGS = libgit2 yaml-0.1 libsodium zlib libdeflate
 TEST_PKGS = cmocka
 DEB_PKGS = make gcc libc6-dev libgit2-dev libyaml-dev libsodium-dev zlib1g-dev \
-	libcmocka-dev pkg-config git openssh-client openssh-server openssl \
-	lighttpd lighttpd-mod-openssl python3 util-linux procps clang-format \
+	libdeflate-dev libcmocka-dev pkg-config git openssh-client openssh-server \
+	openssl lighttpd lighttpd-mod-openssl python3 util-linux procps clang-format \
 	chromium fonts-liberation
 
 WARN = -std=c11 -Wall -Wextra -Wpedantic -Wstrict-prototypes \

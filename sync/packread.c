@@ -16,7 +16,7 @@
 
 #include <git2.h>
 #include <git2/sys/odb_backend.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "core/error.h"
 
@@ -53,6 +53,7 @@ struct packread {
 	struct centry *newest, *oldest;
 	size_t cached, limit;
 	unsigned char *last; /* an uncached result, freed at the next call */
+	struct libdeflate_decompressor *dd;
 };
 
 static uint32_t be32(const unsigned char *p)
@@ -157,6 +158,10 @@ int packread_open(struct packread **out, const char *gitdir, size_t cache_bytes)
 	if (!(pr = calloc(1, sizeof(*pr))))
 		return error_nomem();
 	pr->limit = cache_bytes;
+	if (!(pr->dd = libdeflate_alloc_decompressor())) {
+		free(pr);
+		return error_nomem();
+	}
 	n = snprintf(dir, sizeof(dir), "%sobjects/pack", gitdir);
 	if (n < 0 || (size_t)n >= sizeof(dir) || !(d = opendir(dir))) {
 		*out = pr;
@@ -203,6 +208,7 @@ void packread_free(struct packread *pr)
 		pack_unmap(&pr->packs[i]);
 	free(pr->packs);
 	free(pr->last);
+	libdeflate_free_decompressor(pr->dd);
 	free(pr);
 }
 
@@ -394,37 +400,27 @@ static int entry_header(
 	return 0;
 }
 
-/* Inflate exactly size bytes from the zlib stream at p->data + at. */
-static unsigned char *inflate_at(const struct pack *p, uint64_t at, size_t size)
+/*
+ * Inflate exactly size bytes from the zlib stream at p->data + at, its
+ * Adler-32 checked.  libdeflate, not zlib: a priority folder's 40 KB tree
+ * inflates in ~48 us instead of ~77 us, and a merge of a large plan
+ * inflates one per changed folder (BENCHMARKS.md).
+ */
+static unsigned char *inflate_at(
+	struct libdeflate_decompressor *dd,
+	const struct pack *p,
+	uint64_t at,
+	size_t size)
 {
 	unsigned char *out = malloc(size ? size : 1);
-	z_stream z;
-	int rc;
+	size_t got = 0;
 
 	if (!out)
 		return NULL;
-	memset(&z, 0, sizeof(z));
-	if (inflateInit(&z) != Z_OK) {
-		free(out);
-		return NULL;
-	}
-	z.next_in = (unsigned char *)(uintptr_t)(p->data + at);
-	z.avail_in =
-		(uInt)((p->data_len - at) > UINT32_MAX ? UINT32_MAX :
-							 p->data_len - at);
-	z.next_out = out;
-	z.avail_out = (uInt)size;
-	rc = inflate(&z, Z_FINISH);
-	if (rc == Z_BUF_ERROR && size == 0 && z.avail_out == 0) {
-		/* an empty object: let zlib see its end in a byte of room */
-		unsigned char one;
-
-		z.next_out = &one;
-		z.avail_out = 1;
-		rc = inflate(&z, Z_FINISH);
-	}
-	inflateEnd(&z);
-	if (rc != Z_STREAM_END || z.total_out != size) {
+	if (libdeflate_zlib_decompress_ex(
+		    dd, p->data + at, (size_t)(p->data_len - at), out, size,
+		    NULL, &got) != LIBDEFLATE_SUCCESS ||
+	    got != size) {
 		free(out);
 		return NULL;
 	}
@@ -543,7 +539,7 @@ get_at(const unsigned char **data,
 		if (entry_header(&t, &size, &at, &boff, &ref, p, off) < 0)
 			goto done;
 		if (t != OBJ_OFS_DELTA && t != OBJ_REF_DELTA) {
-			if (!(buf = inflate_at(p, at, (size_t)size)))
+			if (!(buf = inflate_at(pr->dd, p, at, (size_t)size)))
 				goto done;
 			if (!(base = cache_put(
 				      pr, pi, off, (enum packread_type)t, buf,
@@ -587,7 +583,7 @@ have_base:
 	while (n > 0) {
 		n--;
 		if (!(delta = inflate_at(
-			      p, chain[n].data, (size_t)chain[n].size)))
+			      pr->dd, p, chain[n].data, (size_t)chain[n].size)))
 			goto done;
 		out = apply_delta(
 			&olen, bdata, blen, delta, (size_t)chain[n].size);
