@@ -2362,7 +2362,7 @@ static int merge_trees(
 	enum plan_file_kind kind;
 	char aid[32], path[256];
 	git_oid blob;
-	int rc, error = 0, cmp, kk;
+	int rc, error = 0, cmp, kk, attached = 0;
 
 	*have_rec = 0;
 	memset(&st, 0, sizeof(st));
@@ -2371,8 +2371,12 @@ static int merge_trees(
 	memset(S, 0, sizeof(*S));
 	fast_reads(1);
 
-	if ((error = packread_attach(git, WALK_CACHE)) < 0)
-		goto done;
+	/* (syncmerge_commit attaches it for the work files' reads too) */
+	if (!packread_attached(git)) {
+		if ((error = packread_attach(git, WALK_CACHE)) < 0)
+			goto done;
+		attached = 1;
+	}
 	if ((error = sink_open(&sink, git)) < 0)
 		goto done;
 	if ((rc = git_commit_lookup(&bc, git, base)) < 0 ||
@@ -2663,7 +2667,8 @@ done:
 	git_commit_free(tc);
 	syncmerge_stats_release(&local);
 	fast_reads(0);
-	packread_detach(git);
+	if (attached)
+		packread_detach(git);
 	return error;
 }
 
@@ -3354,7 +3359,10 @@ int syncmerge_commit(
 			logmsg, sizeof(logmsg), "merge %s: Fast-forward",
 			label);
 	} else {
-		if ((error = merge_trees(
+		/* packread kept from the merge to the work files, which are
+		 * mostly theirs' versions the merge read (and cached) */
+		if ((error = packread_attach(git, WALK_CACHE)) < 0 ||
+		    (error = merge_trees(
 			     &tree_id, &out->stats, &ch, &have_ch, git, &base,
 			     &ours, theirs)) < 0)
 			goto done;
@@ -3415,8 +3423,11 @@ int syncmerge_commit(
 	moved = 1;
 	if (getenv("PLANSYNC_TEST_DIE_AFTER_REF"))
 		raise(SIGKILL); /* tests/e2e/crash.sh: the worst moment */
-	if ((error = update_work(repo, git, &index, &ch)) < 0 ||
-	    (error = signers_refresh(repo)) < 0) {
+	/* objects read unhashed, as the merge read them (fast_reads) */
+	fast_reads(1);
+	error = update_work(repo, git, &index, &ch);
+	fast_reads(0);
+	if (error < 0 || (error = signers_refresh(repo)) < 0) {
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", error_message());
@@ -3436,6 +3447,7 @@ done:
 		commit_journal_drop(repo); /* the branch did not move */
 	gitindex_precheck_wait();
 	heap_warm_wait();
+	packread_detach(git);
 	free(msg);
 	free(revoked);
 	fchanges_release(&ch);
