@@ -17,9 +17,9 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 
-PKGS = libgit2 yaml-0.1 libsodium zlib libdeflate
+PKGS = libgit2 yaml-0.1 libsodium libdeflate
 TEST_PKGS = cmocka
-DEB_PKGS = make gcc libc6-dev libgit2-dev libyaml-dev libsodium-dev zlib1g-dev \
+DEB_PKGS = make gcc libc6-dev libgit2-dev libyaml-dev libsodium-dev \
 	libdeflate-dev libcmocka-dev pkg-config git openssh-client openssh-server \
 	openssl lighttpd lighttpd-mod-openssl python3 util-linux procps clang-format \
 	chromium fonts-liberation

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "core/error.h"
 #include "core/sha1.h"
@@ -79,13 +79,18 @@ int packwrite_cmp(const void *a, const void *b)
 		((const struct packwrite_obj *)b)->id, PACKWRITE_OID_LEN);
 }
 
+/* The compressors: [0] stores (trees), [1] the fastest level (blobs). */
+struct zs {
+	struct libdeflate_compressor *c[2];
+};
+
 /* One pack entry: type and size header, then the zlib stream. */
-static int add_entry(struct grow *g, const struct packwrite_obj *o)
+static int
+add_entry(struct grow *g, struct zs *z, const struct packwrite_obj *o)
 {
+	struct libdeflate_compressor *c = z->c[o->type == 2 ? 0 : 1];
 	unsigned char hdr[16];
-	size_t n = 0, size = o->len;
-	uLong bound;
-	uLongf out;
+	size_t n = 0, size = o->len, bound, out;
 	int error;
 
 	hdr[n] = (unsigned char)((o->type << 4) | (size & 15));
@@ -100,13 +105,11 @@ static int add_entry(struct grow *g, const struct packwrite_obj *o)
 		return error;
 	if (o->len > (size_t)UINT32_MAX)
 		return error_set(ERROR_GENERIC, "merge: an object is too big");
-	bound = compressBound((uLong)o->len);
+	bound = libdeflate_zlib_compress_bound(c, o->len);
 	if ((error = grow_to(g, bound)) < 0)
 		return error;
-	out = bound;
-	if (compress2(
-		    g->p + g->len, &out, o->data, (uLong)o->len,
-		    (o->type == 2 ? Z_NO_COMPRESSION : Z_BEST_SPEED)) != Z_OK)
+	if (!(out = libdeflate_zlib_compress(
+		      c, o->data, o->len, g->p + g->len, bound)))
 		return error_set(ERROR_GENERIC, "merge: cannot compress");
 	g->len += out;
 	return 0;
@@ -158,7 +161,8 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 	unsigned char sum[SHA1_LEN], isum[SHA1_LEN];
 	char dir[4096], ptmp[4200], itmp[4200], name[4200], hex[41];
 	struct sha1 ctx;
-	size_t i, start;
+	struct zs z = { { NULL, NULL } };
+	size_t i, start, need;
 	int error = 0, k;
 
 	ptmp[0] = itmp[0] = '\0';
@@ -169,10 +173,20 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 		return error_set(ERROR_GENERIC, "path too long: '%s'", gitdir);
 	qsort(objs, n, sizeof(*objs), packwrite_cmp);
 	if (!(crc = calloc(n, sizeof(*crc))) ||
-	    !(off = calloc(n, sizeof(*off)))) {
+	    !(off = calloc(n, sizeof(*off))) ||
+	    !(z.c[0] = libdeflate_alloc_compressor(0)) ||
+	    !(z.c[1] = libdeflate_alloc_compressor(1))) {
 		error = error_nomem();
 		goto done;
 	}
+	/* the pack's room at once: no copy as it grows */
+	need = 12 + SHA1_LEN;
+	for (i = 0; i < n && need < MAX_PACK; i++)
+		need += 16 +
+			libdeflate_zlib_compress_bound(
+				z.c[objs[i].type == 2 ? 0 : 1], objs[i].len);
+	if (need < MAX_PACK && (error = grow_to(&pack, need)) < 0)
+		goto done;
 	/* the pack: header, entries, checksum */
 	if ((error = put(&pack, "PACK", 4)) < 0 ||
 	    (error = add32(&pack, 2)) < 0 ||
@@ -186,15 +200,14 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 			goto done;
 		}
 		start = pack.len;
-		if ((error = add_entry(&pack, &objs[i])) < 0)
+		if ((error = add_entry(&pack, &z, &objs[i])) < 0)
 			goto done;
 		if (pack.len > MAX_PACK) {
 			error = error_set(ERROR_GENERIC, "merge: pack too big");
 			goto done;
 		}
 		off[i] = (uint32_t)start;
-		crc[i] = (uint32_t)crc32(
-			0L, pack.p + start, (uInt)(pack.len - start));
+		crc[i] = libdeflate_crc32(0, pack.p + start, pack.len - start);
 	}
 	sha1_init(&ctx);
 	sha1_update(&ctx, pack.p, pack.len);
@@ -263,5 +276,7 @@ done:
 	free(idx.p);
 	free(crc);
 	free(off);
+	libdeflate_free_compressor(z.c[0]);
+	libdeflate_free_compressor(z.c[1]);
 	return error;
 }

@@ -7,9 +7,12 @@
  * files of a large merge that is a tenth of the merge.  A merge's files
  * are small and new, so packwrite stores each one whole, and writes the
  * index (version 2) itself from what it just wrote.  Blobs are compressed
- * at zlib's fastest level; trees are stored (zlib level 0): a priority
+ * at libdeflate's fastest level; trees are stored (level 0): a priority
  * folder's tree is 40 KB of names and random ids that compress to about
  * half, at a fifth of a large merge's time.  git gc packs them tighter.
+ * (libdeflate, not zlib: zlib's compress2 sets up a whole deflate state
+ * for each object, ~60 us even to store 40 KB; libdeflate stores it in
+ * ~1.5 us, and its CRC-32 is three times zlib's speed.)
  *
  * Both files are written under temporary names in objects/pack and
  * renamed into place, the index last, as git does: a reader sees the pack
