@@ -1579,7 +1579,42 @@ static int sink_open(struct blobsink *s, git_repository *git)
 	return 0;
 }
 
-/* Object id of type: known already, or queued for the pack. */
+/*
+ * Object id of type, its len bytes in *buf (malloc'd): known already
+ * (*buf left to the caller), or queued for the pack, which then owns
+ * *buf (set to NULL).  A rebuilt 40 KB folder is not copied again.
+ */
+static int sink_adopt(
+	struct blobsink *s,
+	git_otype type,
+	const git_oid *id,
+	void **buf,
+	size_t len)
+{
+	struct packwrite_obj *o;
+
+	if (git_odb_exists_ext(s->odb, id, GIT_ODB_LOOKUP_NO_REFRESH) == 1)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct packwrite_obj *grown =
+			realloc(s->v, cap * sizeof(*grown));
+
+		if (!grown)
+			return error_nomem();
+		s->v = grown;
+		s->cap = cap;
+	}
+	o = &s->v[s->n++];
+	memcpy(o->id, id->id, PACKWRITE_OID_LEN);
+	o->type = type;
+	o->data = *buf;
+	o->len = len;
+	*buf = NULL;
+	return 0;
+}
+
+/* Object id of type: known already, or queued for the pack (a copy). */
 static int sink_add(
 	struct blobsink *s,
 	git_otype type,
@@ -1944,8 +1979,14 @@ static int raw_tree_at(
 	if ((error = tree_hash(out, b.p, b.n, longest)) < 0)
 		goto done;
 	/* (an empty root is a tree of its own, an empty folder none) */
-	if ((!*out_empty || skip == 0) && !(base && git_oid_equal(out, base)))
-		error = sink_add(sink, GIT_OBJECT_TREE, out, b.p, b.n);
+	if ((!*out_empty || skip == 0) && !(base && git_oid_equal(out, base))) {
+		void *data = b.p; /* (the sink's if it queues it) */
+
+		error = data ? sink_adopt(
+				       sink, GIT_OBJECT_TREE, out, &data, b.n) :
+			       sink_add(sink, GIT_OBJECT_TREE, out, "", 0);
+		b.p = data;
+	}
 done:
 	free(b.p);
 	git_odb_object_free(obj);

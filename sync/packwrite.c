@@ -115,12 +115,9 @@ add_entry(struct grow *g, struct zs *z, const struct packwrite_obj *o)
 	return 0;
 }
 
-/* Write buf to a new temporary file in dir; its name in tmp. */
-static int
-write_temp(char *tmp, size_t tmplen, const char *dir, const struct grow *g)
+/* A new temporary file in dir, its name in tmp: its descriptor, or < 0. */
+static int open_temp(char *tmp, size_t tmplen, const char *dir)
 {
-	size_t done = 0;
-	ssize_t w;
 	int fd;
 
 	if ((size_t)snprintf(tmp, tmplen, "%s/tmp_pack_XXXXXX", dir) >= tmplen)
@@ -129,28 +126,66 @@ write_temp(char *tmp, size_t tmplen, const char *dir, const struct grow *g)
 		return error_set(
 			ERROR_GENERIC, "cannot create '%s': %s", tmp,
 			strerror(errno));
-	while (done < g->len) {
-		w = write(fd, g->p + done, g->len - done);
+	return fd;
+}
+
+static int
+write_all(int fd, const char *tmp, const unsigned char *p, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0) {
-			error_set(
+		if (w <= 0)
+			return error_set(
 				ERROR_GENERIC, "cannot write '%s': %s", tmp,
 				w < 0 ? strerror(errno) : "no space");
-			close(fd);
-			unlink(tmp);
-			return ERROR_GENERIC;
-		}
-		done += (size_t)w;
+		p += w;
+		len -= (size_t)w;
 	}
-	/* git's pack files are read-only */
-	if (fchmod(fd, 0444) < 0 || close(fd) < 0) {
-		error_set(
+	return 0;
+}
+
+/* git's pack files are read-only; the descriptor closed either way */
+static int finish_temp(int fd, const char *tmp)
+{
+	int error = 0;
+
+	if (fchmod(fd, 0444) < 0)
+		error = error_set(
 			ERROR_GENERIC, "cannot write '%s': %s", tmp,
 			strerror(errno));
-		unlink(tmp);
-		return ERROR_GENERIC;
-	}
+	if (close(fd) < 0 && error == 0)
+		error = error_set(
+			ERROR_GENERIC, "cannot write '%s': %s", tmp,
+			strerror(errno));
+	return error;
+}
+
+/*
+ * The pack goes to its file through a buffer of this size, hashed as it
+ * goes: a merge of a 100,000-action plan writes ~1.8 MB of folders, and
+ * a buffer that size would be ~440 pages of fresh memory to fault in.
+ */
+#define PACK_CHUNK ((size_t)256 << 10)
+
+/* The buffered bytes hashed into ctx and written; *done counts them. */
+static int flush_pack(
+	struct grow *g,
+	struct sha1 *ctx,
+	uint64_t *done,
+	int fd,
+	const char *tmp)
+{
+	int error;
+
+	sha1_update(ctx, g->p, g->len);
+	if ((error = write_all(fd, tmp, g->p, g->len)) < 0)
+		return error;
+	*done += g->len;
+	g->len = 0;
 	return 0;
 }
 
@@ -162,8 +197,9 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 	char dir[4096], ptmp[4200], itmp[4200], name[4200], hex[41];
 	struct sha1 ctx;
 	struct zs z = { { NULL, NULL } };
-	size_t i, start, need;
-	int error = 0, k;
+	uint64_t done = 0;
+	size_t i, start;
+	int error = 0, k, pfd = -1, ifd = -1;
 
 	ptmp[0] = itmp[0] = '\0';
 	if (n == 0 || n > UINT32_MAX)
@@ -179,15 +215,15 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 		error = error_nomem();
 		goto done;
 	}
-	/* the pack's room at once: no copy as it grows */
-	need = 12 + SHA1_LEN;
-	for (i = 0; i < n && need < MAX_PACK; i++)
-		need += 16 +
-			libdeflate_zlib_compress_bound(
-				z.c[objs[i].type == 2 ? 0 : 1], objs[i].len);
-	if (need < MAX_PACK && (error = grow_to(&pack, need)) < 0)
+	if ((error = grow_to(&pack, PACK_CHUNK)) < 0)
 		goto done;
+	if ((pfd = open_temp(ptmp, sizeof(ptmp), dir)) < 0) {
+		error = pfd;
+		ptmp[0] = '\0';
+		goto done;
+	}
 	/* the pack: header, entries, checksum */
+	sha1_init(&ctx);
 	if ((error = put(&pack, "PACK", 4)) < 0 ||
 	    (error = add32(&pack, 2)) < 0 ||
 	    (error = add32(&pack, (uint32_t)n)) < 0)
@@ -202,17 +238,24 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 		start = pack.len;
 		if ((error = add_entry(&pack, &z, &objs[i])) < 0)
 			goto done;
-		if (pack.len > MAX_PACK) {
+		if (done + pack.len > MAX_PACK) {
 			error = error_set(ERROR_GENERIC, "merge: pack too big");
 			goto done;
 		}
-		off[i] = (uint32_t)start;
+		off[i] = (uint32_t)(done + start);
 		crc[i] = libdeflate_crc32(0, pack.p + start, pack.len - start);
+		/* (an entry bigger than the buffer grows it, for itself) */
+		if (pack.len >= PACK_CHUNK / 2 &&
+		    (error = flush_pack(&pack, &ctx, &done, pfd, ptmp)) < 0)
+			goto done;
 	}
-	sha1_init(&ctx);
-	sha1_update(&ctx, pack.p, pack.len);
+	if ((error = flush_pack(&pack, &ctx, &done, pfd, ptmp)) < 0)
+		goto done;
 	sha1_final(sum, &ctx);
-	if ((error = put(&pack, sum, SHA1_LEN)) < 0)
+	error = write_all(pfd, ptmp, sum, SHA1_LEN);
+	k = finish_temp(pfd, ptmp);
+	pfd = -1;
+	if (error < 0 || (error = k) < 0)
 		goto done;
 
 	/* the index: magic, version, fan-out, ids, CRCs, offsets, sums */
@@ -239,18 +282,20 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 	sha1_final(isum, &ctx);
 	if ((error = put(&idx, isum, SHA1_LEN)) < 0)
 		goto done;
+	if ((ifd = open_temp(itmp, sizeof(itmp), dir)) < 0) {
+		error = ifd;
+		itmp[0] = '\0';
+		goto done;
+	}
+	error = write_all(ifd, itmp, idx.p, idx.len);
+	k = finish_temp(ifd, itmp);
+	ifd = -1;
+	if (error < 0 || (error = k) < 0)
+		goto done;
 
 	/* pack first, index last: no index ever names a missing pack */
 	for (i = 0; i < SHA1_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-	if ((error = write_temp(ptmp, sizeof(ptmp), dir, &pack)) < 0) {
-		ptmp[0] = '\0';
-		goto done;
-	}
-	if ((error = write_temp(itmp, sizeof(itmp), dir, &idx)) < 0) {
-		itmp[0] = '\0';
-		goto done;
-	}
 	snprintf(name, sizeof(name), "%s/pack-%s.pack", dir, hex);
 	if (rename(ptmp, name) < 0) {
 		error = error_set(
@@ -268,6 +313,10 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 	}
 	itmp[0] = '\0';
 done:
+	if (pfd >= 0)
+		close(pfd);
+	if (ifd >= 0)
+		close(ifd);
 	if (ptmp[0])
 		unlink(ptmp);
 	if (itmp[0])

@@ -276,6 +276,49 @@ static void test_packwrite__stored_trees_across_blocks(void **state)
 		free(raw[i]);
 }
 
+/*
+ * A merge's pack: 40 folders of ~40 KB (1.6 MB, written in several
+ * buffers' worth) and a blob bigger than the buffer, its compressed
+ * bytes not fitting it; every offset, CRC and the pack's checksum right.
+ */
+static void test_packwrite__pack_larger_than_its_buffer(void **state)
+{
+	struct fx *fx = *state;
+	static const char text[] = "title: x\n";
+	struct packwrite_obj objs[42];
+	unsigned char *raw[40], *big;
+	size_t len, i, nbig = (size_t)700 << 10;
+	uint32_t x = 12345;
+	git_oid blob, id;
+
+	text_blob(&objs[40], &blob, text);
+	for (i = 0; i < 40; i++) {
+		raw[i] = make_tree(&len, 1000 + i, 0, &blob);
+		assert_int_equal(
+			git_odb_hash(&id, raw[i], len, GIT_OBJECT_TREE), 0);
+		memcpy(objs[i].id, id.id, PACKWRITE_OID_LEN);
+		objs[i].type = GIT_OBJECT_TREE;
+		objs[i].data = raw[i];
+		objs[i].len = len;
+	}
+	big = malloc(nbig);
+	assert_non_null(big);
+	for (i = 0; i < nbig; i++) {
+		x = x * 1103515245u + 12345u;
+		big[i] = (unsigned char)(x >> 23);
+	}
+	assert_int_equal(git_odb_hash(&id, big, nbig, GIT_OBJECT_BLOB), 0);
+	memcpy(objs[41].id, id.id, PACKWRITE_OID_LEN);
+	objs[41].type = GIT_OBJECT_BLOB;
+	objs[41].data = big;
+	objs[41].len = nbig;
+	assert_int_equal(packwrite(fx->gitdir, objs, 42), 0);
+	assert_git_reads(fx, objs, 42);
+	for (i = 0; i < 40; i++)
+		free(raw[i]);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +329,9 @@ int main(void)
 			test_packwrite__trees_and_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_packwrite__stored_trees_across_blocks, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_packwrite__pack_larger_than_its_buffer, setup,
 			teardown),
 	};
 	int rc;
