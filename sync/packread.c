@@ -44,6 +44,7 @@ struct centry {
 	enum packread_type type;
 	size_t len;
 	unsigned char *data;
+	unsigned pins; /* packread_hold's: while any, out of the use order */
 };
 
 struct packread {
@@ -280,8 +281,10 @@ cache_get(struct packread *pr, uint32_t pack, uint64_t off)
 
 	for (e = *slot(pr, pack, off); e; e = e->next)
 		if (e->off == off && e->pack == pack) {
-			lru_unlink(pr, e);
-			lru_push(pr, e);
+			if (!e->pins) {
+				lru_unlink(pr, e);
+				lru_push(pr, e);
+			}
 			return e;
 		}
 	return NULL;
@@ -334,6 +337,7 @@ static struct centry *cache_put(
 	e->type = type;
 	e->len = len;
 	e->data = data;
+	e->pins = 0;
 	e->next = *slot(pr, pack, off);
 	*slot(pr, pack, off) = e;
 	lru_push(pr, e);
@@ -626,6 +630,57 @@ int packread_get(
 		return PACKREAD_ABSENT;
 	}
 	return PACKREAD_ABSENT;
+}
+
+int packread_hold(
+	const unsigned char **data,
+	size_t *len,
+	enum packread_type *type,
+	void **pin,
+	struct packread *pr,
+	const unsigned char *id)
+{
+	struct centry *e;
+	size_t i;
+	int64_t off;
+
+	free(pr->last);
+	pr->last = NULL;
+	*pin = NULL;
+	for (i = 0; i < pr->npacks; i++) {
+		if ((off = pack_find(&pr->packs[i], id)) < 0)
+			continue;
+		if (get_at(data, len, type, pr, (uint32_t)i, (uint64_t)off) !=
+			    0 ||
+		    !(e = cache_get(pr, (uint32_t)i, (uint64_t)off)))
+			return PACKREAD_ABSENT; /* (too big to keep) */
+		packread_pin(pr, e);
+		*pin = e;
+		return 0;
+	}
+	return PACKREAD_ABSENT;
+}
+
+/* A held object is out of the use order (never evicted) and its bytes
+ * out of the count: the reads around it keep the whole cache. */
+void packread_pin(struct packread *pr, void *pin)
+{
+	struct centry *e = pin;
+
+	if (e->pins++ == 0) {
+		lru_unlink(pr, e);
+		pr->cached -= e->len;
+	}
+}
+
+void packread_release(struct packread *pr, void *pin)
+{
+	struct centry *e = pin;
+
+	if (e && --e->pins == 0) {
+		lru_push(pr, e);
+		pr->cached += e->len;
+	}
 }
 
 /* ---- as a backend of libgit2's object database ---------------------------

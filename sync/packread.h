@@ -63,6 +63,26 @@ int packread_get(
 	const unsigned char *id);
 
 /*
+ * packread_get, the object then held in the cache (never evicted, *data
+ * valid) until packread_release(pr, *pin): for a reader that keeps
+ * several objects at once, and would otherwise copy each (a merge's
+ * 40 KB folder trees).  packread_pin holds a held object once more.  An
+ * object too big for the cache reads as PACKREAD_ABSENT here.  Held
+ * objects are not evicted, nor counted against the cache's limit.
+ */
+int packread_hold(
+	const unsigned char **data,
+	size_t *len,
+	enum packread_type *type,
+	void **pin,
+	struct packread *pr,
+	const unsigned char *id);
+
+void packread_pin(struct packread *pr, void *pin);
+
+void packread_release(struct packread *pr, void *pin);
+
+/*
  * The merge's reads through libgit2 (its tree diffs, blob reads, tree
  * builder) served by a packread: a backend of libgit2's object database
  * asked before its own, answering "not found" for what it cannot read,

@@ -2190,6 +2190,76 @@ static void test_packread__crafted_entries(void **state)
 	free(w.p);
 }
 
+/*
+ * Held objects (packread_hold) keep their bytes while every other object
+ * is read through a small cache, then again through a fresh one: each
+ * held one still libgit2's, held twice (packread_pin) and released in
+ * turn; one too big for the cache is absent to packread_hold and read
+ * by packread_get.
+ */
+static void test_packread__held_objects_stay(void **state)
+{
+	struct fx *fx = *state;
+	const size_t cache = (size_t)64 << 10;
+	const unsigned char **data;
+	enum packread_type type;
+	size_t *len, i, k, held = 0, *order;
+	void **pin;
+	int rc;
+
+	prepare(fx, "git repack -adfq --depth=50 --window=10");
+	data = calloc(fx->n, sizeof(*data));
+	len = calloc(fx->n, sizeof(*len));
+	pin = calloc(fx->n, sizeof(*pin));
+	assert_true(data && len && pin);
+	order = pack_order(fx);
+	{
+		struct packread *pr = open_pr(fx->gitdir, cache);
+
+		/* every tenth object held, the trees among them twice */
+		for (k = 0; k < fx->n; k += 10) {
+			i = order[k];
+			rc = packread_hold(
+				&data[i], &len[i], &type, &pin[i], pr,
+				fx->o[i].id.id);
+			if (fx->o[i].len > cache / 2) {
+				assert_int_equal(rc, PACKREAD_ABSENT);
+				assert_null(pin[i]);
+				continue;
+			}
+			assert_int_equal(rc, 0);
+			assert_non_null(pin[i]);
+			assert_int_equal((int)type, fx->o[i].type);
+			held++;
+			if (type == PACKREAD_TREE)
+				packread_pin(pr, pin[i]);
+		}
+		assert_true(held > 20);
+		read_in_order(pr, fx, order, fx->n, "held, cache 64 KB");
+		for (i = 0; i < fx->n; i++) {
+			if (!pin[i])
+				continue;
+			assert_int_equal(len[i], fx->o[i].len);
+			assert_memory_equal(data[i], fx->o[i].data, len[i]);
+			packread_release(pr, pin[i]);
+		}
+		/* the trees once more held: their bytes still there */
+		read_in_order(pr, fx, order, fx->n, "half released");
+		for (i = 0; i < fx->n; i++) {
+			if (!pin[i] || fx->o[i].type != GIT_OBJECT_TREE)
+				continue;
+			assert_memory_equal(data[i], fx->o[i].data, len[i]);
+			packread_release(pr, pin[i]);
+		}
+		read_in_order(pr, fx, order, fx->n, "all released");
+		packread_free(pr);
+	}
+	free(order);
+	free(data);
+	free(len);
+	free(pin);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -2206,6 +2276,7 @@ int main(void)
 		T(test_packread__damaged_pack_ref_deltas),
 		T(test_packread__delta_cycles),
 		T(test_packread__crafted_entries),
+		T(test_packread__held_objects_stay),
 	};
 #undef T
 
