@@ -1756,6 +1756,20 @@ struct bytes {
 	size_t n, cap;
 };
 
+/* Room for at least cap bytes. */
+static int bytes_reserve(struct bytes *b, size_t cap)
+{
+	unsigned char *grown;
+
+	if (cap <= b->cap)
+		return 0;
+	if (!(grown = realloc(b->p, cap)))
+		return error_nomem();
+	b->p = grown;
+	b->cap = cap;
+	return 0;
+}
+
 static int bytes_put(struct bytes *b, const void *data, size_t len)
 {
 	unsigned char *grown;
@@ -1931,6 +1945,10 @@ static int raw_tree_at(
 		p = obj.data;
 		end = p + obj.len;
 	}
+	/* room for the base's bytes and a new entry per change, at once:
+	 * a 40 KB folder grown by doubling is copied four times over */
+	if ((error = bytes_reserve(&b, (size_t)(end - p) + 64 * n + 64)) < 0)
+		goto done;
 	span = p;
 	have = p && p < end;
 	at = p;
