@@ -11,12 +11,13 @@
  * over neighbour versions applies one delta per read.
  *
  * Only what a walk needs: version 2 pack indexes, offset and reference
- * deltas inside one pack, zlib (libgit2's own dependency).  Anything else
- * (a loose object, an object in a pack made after packread_open, a
- * version 1 index, a damaged or oversized entry) reads as PACKREAD_ABSENT
- * and the caller asks libgit2, which reports damage properly.  No hash is
- * checked, as with libgit2's reads under the merge (its strict hash
- * verification is off there): the packs were checked when they arrived.
+ * deltas inside one pack, zlib streams (inflated with libdeflate, each
+ * one's Adler-32 checked).  Anything else (a loose object, an object in a
+ * pack made after packread_open, a version 1 index, a damaged or
+ * oversized entry) reads as PACKREAD_ABSENT and the caller asks libgit2,
+ * which reports damage properly.  No hash is checked, as with libgit2's
+ * reads under the merge (its strict hash verification is off there): the
+ * packs were checked when they arrived.
  */
 #ifndef PLANSYNC_PACKREAD_H
 #define PLANSYNC_PACKREAD_H
