@@ -1675,7 +1675,7 @@ static int sink_adopt(
 	return 0;
 }
 
-/* Object id of type: known already, or queued for the pack (a copy). */
+/* The same with a copy of buf (the caller keeps buf). */
 static int sink_add(
 	struct blobsink *s,
 	git_otype type,
@@ -1683,30 +1683,16 @@ static int sink_add(
 	const void *buf,
 	size_t len)
 {
-	struct packwrite_obj *o;
 	void *copy;
+	int error;
 
-	if (git_odb_exists_ext(s->odb, id, GIT_ODB_LOOKUP_NO_REFRESH) == 1)
-		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct packwrite_obj *grown =
-			realloc(s->v, cap * sizeof(*grown));
-
-		if (!grown)
-			return error_nomem();
-		s->v = grown;
-		s->cap = cap;
-	}
 	if (!(copy = malloc(len ? len : 1)))
 		return error_nomem();
-	memcpy(copy, buf, len);
-	o = &s->v[s->n++];
-	memcpy(o->id, id->id, PACKWRITE_OID_LEN);
-	o->type = type;
-	o->data = copy;
-	o->len = len;
-	return 0;
+	if (len)
+		memcpy(copy, buf, len);
+	error = sink_adopt(s, type, id, &copy, len);
+	free(copy); /* (NULL once queued) */
+	return error;
 }
 
 /* Blob of buf: known already, or queued for the pack. */
