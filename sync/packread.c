@@ -609,6 +609,36 @@ done:
 	return error;
 }
 
+/*
+ * Object id read (get_at) from the first pack that has it; that pack and
+ * the entry's offset in *pi and *off.  0, or PACKREAD_ABSENT.
+ */
+static int
+get_id(const unsigned char **data,
+       size_t *len,
+       enum packread_type *type,
+       uint32_t *pi,
+       uint64_t *off,
+       struct packread *pr,
+       const unsigned char *id)
+{
+	size_t i;
+	int64_t at;
+
+	free(pr->last);
+	pr->last = NULL;
+	for (i = 0; i < pr->npacks; i++) {
+		if ((at = pack_find(&pr->packs[i], id)) < 0)
+			continue;
+		*pi = (uint32_t)i;
+		*off = (uint64_t)at;
+		return get_at(data, len, type, pr, *pi, *off) == 0 ?
+			       0 :
+			       PACKREAD_ABSENT;
+	}
+	return PACKREAD_ABSENT;
+}
+
 int packread_get(
 	const unsigned char **data,
 	size_t *len,
@@ -616,20 +646,10 @@ int packread_get(
 	struct packread *pr,
 	const unsigned char *id)
 {
-	size_t i;
-	int64_t off;
+	uint32_t pi;
+	uint64_t off;
 
-	free(pr->last);
-	pr->last = NULL;
-	for (i = 0; i < pr->npacks; i++) {
-		if ((off = pack_find(&pr->packs[i], id)) < 0)
-			continue;
-		if (get_at(data, len, type, pr, (uint32_t)i, (uint64_t)off) ==
-		    0)
-			return 0;
-		return PACKREAD_ABSENT;
-	}
-	return PACKREAD_ABSENT;
+	return get_id(data, len, type, &pi, &off, pr, id);
 }
 
 int packread_hold(
@@ -641,24 +661,16 @@ int packread_hold(
 	const unsigned char *id)
 {
 	struct centry *e;
-	size_t i;
-	int64_t off;
+	uint32_t pi;
+	uint64_t off;
 
-	free(pr->last);
-	pr->last = NULL;
 	*pin = NULL;
-	for (i = 0; i < pr->npacks; i++) {
-		if ((off = pack_find(&pr->packs[i], id)) < 0)
-			continue;
-		if (get_at(data, len, type, pr, (uint32_t)i, (uint64_t)off) !=
-			    0 ||
-		    !(e = cache_get(pr, (uint32_t)i, (uint64_t)off)))
-			return PACKREAD_ABSENT; /* (too big to keep) */
-		packread_pin(pr, e);
-		*pin = e;
-		return 0;
-	}
-	return PACKREAD_ABSENT;
+	if (get_id(data, len, type, &pi, &off, pr, id) != 0 ||
+	    !(e = cache_get(pr, pi, off)))
+		return PACKREAD_ABSENT; /* (or too big to keep) */
+	packread_pin(pr, e);
+	*pin = e;
+	return 0;
 }
 
 /* A held object is out of the use order (never evicted) and its bytes
