@@ -385,6 +385,25 @@ static int write_all(int fd, const void *buf, size_t len, const char *path)
 	return 0;
 }
 
+int fsutil_write_all(int fd, const void *buf, size_t len, const char *path)
+{
+	const unsigned char *p = buf;
+	ssize_t w;
+
+	while (len > 0) {
+		w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return error_set(
+				ERROR_GENERIC, "cannot write '%s': %s", path,
+				w < 0 ? strerror(errno) : "no space");
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 int fsutil_rewrite(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	struct stat st;

@@ -102,6 +102,10 @@ int fsutil_write_temp(
  */
 int fsutil_rewrite(const char *path, const void *buf, size_t len, mode_t mode);
 
+/* Write all len bytes of buf to fd at its offset (path names it in the
+ * error).  0, or ERROR_GENERIC. */
+int fsutil_write_all(int fd, const void *buf, size_t len, const char *path);
+
 /* fsync one file (by name, not following a symlink). */
 int fsutil_fsync_file(const char *path);
 

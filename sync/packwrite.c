@@ -16,6 +16,7 @@
 #include <libdeflate.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/sha1.h"
 
 /* Offsets of 2 GiB and more need the index's large offset table. */
@@ -129,25 +130,6 @@ static int open_temp(char *tmp, size_t tmplen, const char *dir)
 	return fd;
 }
 
-static int
-write_all(int fd, const char *tmp, const unsigned char *p, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return error_set(
-				ERROR_GENERIC, "cannot write '%s': %s", tmp,
-				w < 0 ? strerror(errno) : "no space");
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* git's pack files are read-only; the descriptor closed either way */
 static int finish_temp(int fd, const char *tmp)
 {
@@ -182,7 +164,7 @@ static int flush_pack(
 	int error;
 
 	sha1_update(ctx, g->p, g->len);
-	if ((error = write_all(fd, tmp, g->p, g->len)) < 0)
+	if ((error = fsutil_write_all(fd, g->p, g->len, tmp)) < 0)
 		return error;
 	*done += g->len;
 	g->len = 0;
@@ -252,7 +234,7 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 	if ((error = flush_pack(&pack, &ctx, &done, pfd, ptmp)) < 0)
 		goto done;
 	sha1_final(sum, &ctx);
-	error = write_all(pfd, ptmp, sum, SHA1_LEN);
+	error = fsutil_write_all(pfd, sum, SHA1_LEN, ptmp);
 	k = finish_temp(pfd, ptmp);
 	pfd = -1;
 	if (error < 0 || (error = k) < 0)
@@ -287,7 +269,7 @@ int packwrite(const char *gitdir, struct packwrite_obj *objs, size_t n)
 		itmp[0] = '\0';
 		goto done;
 	}
-	error = write_all(ifd, itmp, idx.p, idx.len);
+	error = fsutil_write_all(ifd, idx.p, idx.len, itmp);
 	k = finish_temp(ifd, itmp);
 	ifd = -1;
 	if (error < 0 || (error = k) < 0)

@@ -131,15 +131,25 @@ static void assert_git_reads(
 	git_odb_free(odb);
 }
 
+/* o: an object of type holding data (len bytes), its id also in *id. */
+static void make_obj(
+	struct packwrite_obj *o,
+	git_oid *id,
+	int type,
+	const void *data,
+	size_t len)
+{
+	assert_int_equal(git_odb_hash(id, data, len, (git_object_t)type), 0);
+	memcpy(o->id, id->id, PACKWRITE_OID_LEN);
+	o->type = type;
+	o->data = data;
+	o->len = len;
+}
+
 /* o: a blob of text, its id also in *id. */
 static void text_blob(struct packwrite_obj *o, git_oid *id, const char *text)
 {
-	assert_int_equal(
-		git_odb_hash(id, text, strlen(text), GIT_OBJECT_BLOB), 0);
-	memcpy(o->id, id->id, PACKWRITE_OID_LEN);
-	o->type = GIT_OBJECT_BLOB;
-	o->data = text;
-	o->len = strlen(text);
+	make_obj(o, id, GIT_OBJECT_BLOB, text, strlen(text));
 }
 
 #define NOBJ 12
@@ -203,11 +213,7 @@ static void test_packwrite__trees_and_refusals(void **state)
 	raw[n++] = '\0';
 	memcpy(raw + n, blob.id, GIT_OID_RAWSZ);
 	n += GIT_OID_RAWSZ;
-	assert_int_equal(git_odb_hash(&tree, raw, n, GIT_OBJECT_TREE), 0);
-	memcpy(objs[1].id, tree.id, PACKWRITE_OID_LEN);
-	objs[1].type = GIT_OBJECT_TREE;
-	objs[1].data = raw;
-	objs[1].len = n;
+	make_obj(&objs[1], &tree, GIT_OBJECT_TREE, raw, n);
 	assert_int_equal(packwrite(fx->gitdir, objs, 2), 0);
 	assert_git_reads(fx, objs, 2);
 	assert_int_equal(git_tree_lookup(&t, fx->git, &tree), 0);
@@ -262,13 +268,7 @@ static void test_packwrite__stored_trees_across_blocks(void **state)
 	for (i = 0; i < 4; i++) {
 		raw[i] = make_tree(&len[i], counts[i], pads[i], &blob);
 		assert_int_equal(len[i], want[i]);
-		assert_int_equal(
-			git_odb_hash(&id[i], raw[i], len[i], GIT_OBJECT_TREE),
-			0);
-		memcpy(objs[i].id, id[i].id, PACKWRITE_OID_LEN);
-		objs[i].type = GIT_OBJECT_TREE;
-		objs[i].data = raw[i];
-		objs[i].len = len[i];
+		make_obj(&objs[i], &id[i], GIT_OBJECT_TREE, raw[i], len[i]);
 	}
 	assert_int_equal(packwrite(fx->gitdir, objs, 5), 0);
 	assert_git_reads(fx, objs, 5);
@@ -294,12 +294,7 @@ static void test_packwrite__pack_larger_than_its_buffer(void **state)
 	text_blob(&objs[40], &blob, text);
 	for (i = 0; i < 40; i++) {
 		raw[i] = make_tree(&len, 1000 + i, 0, &blob);
-		assert_int_equal(
-			git_odb_hash(&id, raw[i], len, GIT_OBJECT_TREE), 0);
-		memcpy(objs[i].id, id.id, PACKWRITE_OID_LEN);
-		objs[i].type = GIT_OBJECT_TREE;
-		objs[i].data = raw[i];
-		objs[i].len = len;
+		make_obj(&objs[i], &id, GIT_OBJECT_TREE, raw[i], len);
 	}
 	big = malloc(nbig);
 	assert_non_null(big);
@@ -307,11 +302,7 @@ static void test_packwrite__pack_larger_than_its_buffer(void **state)
 		x = x * 1103515245u + 12345u;
 		big[i] = (unsigned char)(x >> 23);
 	}
-	assert_int_equal(git_odb_hash(&id, big, nbig, GIT_OBJECT_BLOB), 0);
-	memcpy(objs[41].id, id.id, PACKWRITE_OID_LEN);
-	objs[41].type = GIT_OBJECT_BLOB;
-	objs[41].data = big;
-	objs[41].len = nbig;
+	make_obj(&objs[41], &id, GIT_OBJECT_BLOB, big, nbig);
 	assert_int_equal(packwrite(fx->gitdir, objs, 42), 0);
 	assert_git_reads(fx, objs, 42);
 	for (i = 0; i < 40; i++)
