@@ -366,25 +366,6 @@ done:
 	return error;
 }
 
-static int write_all(int fd, const void *buf, size_t len, const char *path)
-{
-	const unsigned char *p = buf;
-	size_t off = 0;
-	ssize_t w;
-
-	while (off < len) {
-		w = pwrite(fd, p + off, len - off, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return error_set(
-				ERROR_GENERIC, "cannot write '%s': %s", path,
-				w < 0 ? strerror(errno) : "no progress");
-		off += (size_t)w;
-	}
-	return 0;
-}
-
 int fsutil_write_all(int fd, const void *buf, size_t len, const char *path)
 {
 	const unsigned char *p = buf;
@@ -433,7 +414,7 @@ int fsutil_rewrite(const char *path, const void *buf, size_t len, mode_t mode)
 		free(tmp);
 		return error;
 	}
-	error = write_all(fd, buf, len, path);
+	error = fsutil_write_all(fd, buf, len, path);
 	if (error == 0 && (off_t)len < st.st_size &&
 	    ftruncate(fd, (off_t)len) < 0)
 		error = error_set(
