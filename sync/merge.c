@@ -385,6 +385,12 @@ static void rawobj_dup(struct rawobj *dst, const struct rawobj *src)
 		git_odb_object_dup(&dst->obj, src->obj);
 }
 
+/* Non-zero if o holds an object (read, not freed). */
+static int rawobj_read_ok(const struct rawobj *o)
+{
+	return o->pin || o->obj;
+}
+
 static void rawobj_free(struct rawobj *o)
 {
 	if (o->pin)
@@ -1800,8 +1806,7 @@ static int bytes_entry(
 
 /* theirs' entries, walked beside ours' by raw_tree_at */
 struct tcursor {
-	struct rawobj obj;
-	int known; /* 0: theirs' tree is not known here */
+	struct rawobj obj; /* none read: theirs' tree is not known here */
 	const unsigned char *p, *end;
 	struct rawent e;
 	int have;
@@ -1818,7 +1823,6 @@ tcursor_open(struct tcursor *c, struct treememo *memo, const git_oid *theirs)
 		rawobj_free(&c->obj);
 		return;
 	}
-	c->known = 1;
 	c->p = c->obj.data;
 	c->end = c->p + c->obj.len;
 	c->have = c->p < c->end && raw_next(&c->e, &c->p, c->end) == 0;
@@ -2039,7 +2043,7 @@ static int raw_tree_at(
 	/* Theirs' folder to the byte (the merge took theirs' side of it, as
 	 * where only theirs changed it): theirs' id, not hashed again
 	 * (tree_hash: ~21 us per 40 KB, ~90 us through libgit2). */
-	if (tc.known && tc.obj.len == b.n &&
+	if (rawobj_read_ok(&tc.obj) && tc.obj.len == b.n &&
 	    (b.n == 0 || memcmp(tc.obj.data, b.p, b.n) == 0)) {
 		git_oid_cpy(out, theirs);
 		goto done;

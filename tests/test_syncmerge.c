@@ -294,6 +294,26 @@ static void test_syncmerge__later_change_wins_and_is_recorded(void **state)
 	syncmerge_stats_release(&st);
 }
 
+/* path in tree keeps status from commit kept, its record naming other. */
+static void assert_kept(
+	struct fx *fx,
+	const git_oid *tree,
+	const char *path,
+	const char *status,
+	const git_oid *kept,
+	const git_oid *other)
+{
+	struct doc_node *doc = load(fx, tree, path);
+	char hk[41], ho[41];
+
+	hex(hk, kept);
+	hex(ho, other);
+	assert_string_equal(get(doc, "status"), status);
+	assert_string_equal(rec(doc, 0, "kept_commit"), hk);
+	assert_string_equal(rec(doc, 0, "other_commit"), ho);
+	doc_free(doc);
+}
+
 /*
  * Two actions of one folder changed on both sides, each kept from the
  * side that changed it last: the walk finds both in every version of
@@ -303,9 +323,7 @@ static void test_syncmerge__two_in_one_folder_each_later_wins(void **state)
 {
 	struct fx *fx = *state;
 	struct syncmerge_stats st = SYNCMERGE_STATS_INIT;
-	struct doc_node *doc;
 	git_oid a, b, tree, a1, a2, b1, b2;
-	char h[4][41];
 
 	a1 =
 		put(fx, &fx->base, "actions/P1/P1-A1.yaml",
@@ -323,20 +341,8 @@ static void test_syncmerge__two_in_one_folder_each_later_wins(void **state)
 	b = b2;
 	tree = both_ways(fx, &a, &b, &st);
 	assert_int_equal(st.nconflicts, 2);
-	hex(h[0], &a1);
-	hex(h[1], &a2);
-	hex(h[2], &b1);
-	hex(h[3], &b2);
-	doc = load(fx, &tree, "actions/P1/P1-A1.yaml");
-	assert_string_equal(get(doc, "status"), "on-hold");
-	assert_string_equal(rec(doc, 0, "kept_commit"), h[2]);
-	assert_string_equal(rec(doc, 0, "other_commit"), h[0]);
-	doc_free(doc);
-	doc = load(fx, &tree, "actions/P1/P1-A2.yaml");
-	assert_string_equal(get(doc, "status"), "done");
-	assert_string_equal(rec(doc, 0, "kept_commit"), h[1]);
-	assert_string_equal(rec(doc, 0, "other_commit"), h[3]);
-	doc_free(doc);
+	assert_kept(fx, &tree, "actions/P1/P1-A1.yaml", "on-hold", &b1, &a1);
+	assert_kept(fx, &tree, "actions/P1/P1-A2.yaml", "done", &a2, &b2);
 	syncmerge_stats_release(&st);
 }
 
